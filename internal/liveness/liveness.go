@@ -1,0 +1,138 @@
+// Package liveness holds the domain types of a liveness quick-link session and the errors the rest of
+// the backend speaks in. It has no dependencies on Azure SDKs or HTTP.
+package liveness
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of Face liveness session.
+type Kind string
+
+const (
+	KindLiveness           Kind = "liveness"
+	KindLivenessWithVerify Kind = "livenessWithVerify"
+)
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k == KindLiveness || k == KindLivenessWithVerify }
+
+// Mode is the Face liveness operation mode.
+type Mode string
+
+const (
+	ModePassive       Mode = "Passive"
+	ModePassiveActive Mode = "PassiveActive"
+)
+
+// Valid reports whether m is a mode the Face API accepts.
+func (m Mode) Valid() bool { return m == ModePassive || m == ModePassiveActive }
+
+// Status is the state of a session; see design §4.
+type Status string
+
+const (
+	StatusCreated    Status = "created"
+	StatusLinkIssued Status = "linkIssued"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusAbandoned  Status = "abandoned"
+	StatusExpired    Status = "expired"
+	StatusCanceled   Status = "canceled"
+)
+
+// Final reports whether s never changes again.
+func (s Status) Final() bool {
+	switch s {
+	case StatusCompleted, StatusFailed, StatusAbandoned, StatusExpired, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// Session is one liveness session as the backend records it.
+type Session struct {
+	ID                  string
+	Kind                Kind
+	Mode                Mode
+	Status              Status
+	ExternalReference   string
+	DeviceCorrelationID string
+	ReturnURL           string
+	EnableSessionImage  bool
+	TTLSeconds          int
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	LinkIssuedAt        time.Time // zero until a link is issued
+	CompletedAt         time.Time // zero until the session is final
+
+	// AuthToken is the Face session token. It is a bearer secret: kept only until the link is issued
+	// or the session ends, and never logged, returned or emitted.
+	AuthToken string
+
+	// FaceDeleted records that the Face session was deleted (token, link and images revoked).
+	FaceDeleted bool
+
+	Outcome *Outcome
+
+	// ETag is the store's concurrency token for the version read; updates are conditional on it.
+	ETag string
+}
+
+// Outcome is what the Face API reported for the latest attempt of a finished session.
+type Outcome struct {
+	Decision       string // realface | spoofface | uncertain (empty when the attempt failed)
+	AttemptCount   int
+	Failure        *Failure
+	Verify         *VerifyResult
+	ModelVersion   string
+	Digest         string
+	SessionImageID string
+}
+
+// Failure is the error of a failed attempt.
+type Failure struct {
+	Code    string
+	Message string
+}
+
+// VerifyResult is the face comparison of a livenessWithVerify session.
+type VerifyResult struct {
+	IsIdentical     bool
+	MatchConfidence float64
+}
+
+// Passed is the derived verdict of design §4: a real face and, for verify sessions, the same person.
+func (s *Session) Passed() bool {
+	if s.Outcome == nil || !strings.EqualFold(s.Outcome.Decision, "realface") {
+		return false
+	}
+	if s.Kind == KindLivenessWithVerify {
+		return s.Outcome.Verify != nil && s.Outcome.Verify.IsIdentical
+	}
+	return true
+}
+
+var sessionIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// ValidSessionID reports whether id has the Face session id format (a GUID). Every id is checked
+// with it before it reaches a table key or an OData filter.
+func ValidSessionID(id string) bool { return sessionIDPattern.MatchString(id) }
+
+// IdempotencyRecord remembers which session a StartSession Idempotency-Key produced.
+type IdempotencyRecord struct {
+	KeyHash   string // hex SHA-256 of the Idempotency-Key header; the raw key is never stored
+	BodyHash  string // hex SHA-256 of the normalized request
+	SessionID string // empty while the first request is still in flight
+	CreatedAt time.Time
+	ETag      string
+}
+
+// DueItem is an entry of the index of due work that Reconcile reads.
+type DueItem struct {
+	SessionID string
+	Due       time.Time
+	ETag      string
+}
