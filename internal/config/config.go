@@ -1,0 +1,221 @@
+// Package config reads the app settings of design §7 from the environment and validates them all at
+// once, so a misconfigured app fails at start with one message naming every problem.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// Config is the validated configuration of the handler.
+type Config struct {
+	ListenAddr string // 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT, or :7071 without the host
+
+	FaceEndpoint  string
+	FaceAPIKey    string // optional; without it the handler uses Entra ID
+	AzureClientID string // optional; selects a user-assigned managed identity
+
+	QuickLinkEndpoint string
+	PublicBaseURL     *url.URL
+
+	// CallbackSigningKeys are the HMAC keys; the first signs, all verify.
+	CallbackSigningKeys [][]byte
+
+	// ReturnURLAllowedOrigins holds normalized origins (scheme://host[:port], default port dropped).
+	ReturnURLAllowedOrigins []string
+
+	TablesEndpoint         string
+	TablesConnectionString string
+
+	ServiceBusNamespace        string
+	ServiceBusConnectionString string
+	ServiceBusEntity           string
+
+	DefaultMode        liveness.Mode
+	ReconcileSchedule  string
+	DeleteFaceSessions bool
+	LogLevel           slog.Level
+}
+
+// Error lists every missing or malformed setting. It never contains a setting's value.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// Minimum decoded size of a callback signing key: HMAC-SHA256 wants at least its output size.
+const minSigningKeyBytes = 32
+
+// Load reads the settings through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{}
+
+	c.ListenAddr = ":7071"
+	if port := r.get("FUNCTIONS_CUSTOMHANDLER_PORT"); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			r.bad("FUNCTIONS_CUSTOMHANDLER_PORT must be a TCP port number")
+		}
+		c.ListenAddr = net.JoinHostPort("127.0.0.1", port)
+	}
+
+	c.FaceEndpoint = strings.TrimRight(r.url("FACE_ENDPOINT", true, ""), "/")
+	c.FaceAPIKey = r.get("FACE_API_KEY")
+	c.AzureClientID = r.get("AZURE_CLIENT_ID")
+	c.QuickLinkEndpoint = strings.TrimRight(r.url("QUICKLINK_ENDPOINT", false, "https://liveness.face.azure.com"), "/")
+	if base := r.url("PUBLIC_BASE_URL", true, ""); base != "" {
+		c.PublicBaseURL, _ = url.Parse(strings.TrimRight(base, "/"))
+	}
+	c.CallbackSigningKeys = r.signingKeys("CALLBACK_SIGNING_KEYS")
+	c.ReturnURLAllowedOrigins = r.origins("RETURN_URL_ALLOWED_ORIGINS")
+
+	c.TablesEndpoint = r.url("TABLES_ENDPOINT", false, "")
+	c.TablesConnectionString = r.get("TABLES_CONNECTION_STRING")
+	if c.TablesEndpoint == "" && c.TablesConnectionString == "" {
+		r.bad("one of TABLES_ENDPOINT or TABLES_CONNECTION_STRING is required")
+	}
+	if c.TablesConnectionString != "" && !strings.Contains(strings.ToLower(c.TablesConnectionString), "accountname=") {
+		r.bad("TABLES_CONNECTION_STRING is not a storage connection string (no AccountName)")
+	}
+
+	c.ServiceBusNamespace = r.get("SERVICEBUS_NAMESPACE")
+	if ns := c.ServiceBusNamespace; ns != "" && (strings.Contains(ns, "/") || strings.Contains(ns, ":")) {
+		r.bad("SERVICEBUS_NAMESPACE must be a host name such as <name>.servicebus.windows.net")
+	}
+	c.ServiceBusConnectionString = r.get("SERVICEBUS_CONNECTION_STRING")
+	if cs := c.ServiceBusConnectionString; cs != "" && !strings.HasPrefix(strings.ToLower(cs), "endpoint=sb://") {
+		r.bad("SERVICEBUS_CONNECTION_STRING must start with Endpoint=sb://")
+	}
+	c.ServiceBusEntity = r.getDefault("SERVICEBUS_ENTITY", "liveness-events")
+
+	c.DefaultMode = liveness.Mode(r.getDefault("LIVENESS_DEFAULT_MODE", string(liveness.ModePassiveActive)))
+	if !c.DefaultMode.Valid() {
+		r.bad("LIVENESS_DEFAULT_MODE must be Passive or PassiveActive")
+	}
+	c.ReconcileSchedule = r.getDefault("RECONCILE_SCHEDULE", "0 */1 * * * *")
+	if len(strings.Fields(c.ReconcileSchedule)) != 6 {
+		r.bad("RECONCILE_SCHEDULE must be an NCRONTAB expression of six fields")
+	}
+	c.DeleteFaceSessions = r.bool("DELETE_FACE_SESSIONS", true)
+	c.LogLevel = r.logLevel("LOG_LEVEL")
+
+	if len(r.problems) > 0 {
+		return nil, &Error{Problems: r.problems}
+	}
+	return c, nil
+}
+
+type reader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (r *reader) get(name string) string { return strings.TrimSpace(r.getenv(name)) }
+
+func (r *reader) getDefault(name, def string) string {
+	if v := r.get(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) bad(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+// url returns an absolute http(s) URL setting, or def when unset.
+func (r *reader) url(name string, required bool, def string) string {
+	v := r.get(name)
+	if v == "" {
+		if required {
+			r.bad("%s is required", name)
+		}
+		return def
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		r.bad("%s must be an absolute http(s) URL without credentials, query or fragment", name)
+		return ""
+	}
+	return v
+}
+
+func (r *reader) signingKeys(name string) [][]byte {
+	v := r.get(name)
+	if v == "" {
+		r.bad("%s is required (comma-separated base64 keys of at least %d bytes)", name, minSigningKeyBytes)
+		return nil
+	}
+	var keys [][]byte
+	for i, part := range strings.Split(v, ",") {
+		key, err := decodeBase64(strings.TrimSpace(part))
+		switch {
+		case err != nil:
+			r.bad("%s: key %d is not base64", name, i+1)
+		case len(key) < minSigningKeyBytes:
+			r.bad("%s: key %d is shorter than %d bytes", name, i+1, minSigningKeyBytes)
+		default:
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("not base64")
+}
+
+func (r *reader) origins(name string) []string {
+	v := r.get(name)
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		o, err := NormalizeOrigin(part)
+		if err != nil {
+			r.bad("%s: %q %v", name, part, err)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func (r *reader) bool(name string, def bool) bool {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.bad("%s must be true or false", name)
+		return def
+	}
+	return b
+}
+
+func (r *reader) logLevel(name string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(r.getDefault(name, "info"))); err != nil {
+		r.bad("%s must be debug, info, warn or error", name)
+	}
+	return l
+}
