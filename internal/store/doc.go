@@ -1,0 +1,35 @@
+// Package store keeps liveness sessions, their outgoing events, Idempotency-Key records and the index
+// of due work in one Azure table (`<prefix>sessions`), through aztables.
+//
+// # Rows
+//
+//	PartitionKey              RowKey         what
+//	<sessionId>               "session"      the session; Outcome flattened into Outcome*/Failure*/Verify* columns
+//	<sessionId>               "event"        outbox: the session's final event (Event, Sent, CreatedAt, SentAt)
+//	<sha-256 hex of the key>  "idempotency"  BodyHash, SessionID (empty while in flight), CreatedAt
+//	"due-" + yyyyMMddHHmm     <sessionId>    Due: work for Reconcile, bucketed by UTC minute
+//
+// Session ids (GUIDs) and key hashes are hexadecimal, so no such partition sorts between "due-" and
+// "due-<any bucket>": Reconcile reads `PartitionKey ge 'due-' and PartitionKey le 'due-<now>'` with a
+// `$top` bound and gets due rows only, oldest bucket first, without scanning the table.
+//
+// Times are stored as fixed-width UTC strings (2006-01-02T15:04:05.000000000Z): exact to the
+// nanosecond, ordered as strings, readable in the portal. They come back in UTC. AuthToken is a
+// column only while it is non-empty; updates replace the whole row, so clearing it removes it, and
+// Finalize clears it.
+//
+// # Concurrency and the outbox
+//
+// Every session change is conditional on the ETag the caller read (Replace with If-Match, never
+// Upsert). Finalize writes the final session and its event row in one entity-group transaction, so an
+// outcome is never recorded without its event, and of two racing finalizers exactly one commits.
+// Before committing, Finalize also files the session as due work EventRetryDelay later: if the event
+// is not sent and marked sent by then, Reconcile finds it through ListDue and PendingEvent. Reconcile
+// deletes a due row once the session is final and its event is sent (or re-files it).
+//
+// # Errors
+//
+// Errors wrap the kinds of package liveness: ErrNotFound, ErrAlreadyExists, ErrConflict,
+// ErrInvalidRequest (ids and keys are validated before any request) and ErrUpstreamUnavailable,
+// which also wraps the original error.
+package store

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+const (
+	duePrefix    = "due-"
+	bucketLayout = "200601021504" // one partition per UTC minute
+	maxPageSize  = 1000           // the service's own page limit
+)
+
+type dueEntity struct {
+	PartitionKey string
+	RowKey       string
+	Due          string
+	ETag         string `json:"odata.etag,omitempty"`
+}
+
+func duePartition(t time.Time) string { return duePrefix + t.UTC().Format(bucketLayout) }
+
+// AddDue files item as work for Reconcile at item.Due. Filing the same item twice is harmless.
+func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
+	if err := validSessionID(item.SessionID); err != nil {
+		return err
+	}
+	if item.Due.IsZero() {
+		return liveness.Invalid("due", "zero time")
+	}
+	data, err := json.Marshal(dueEntity{PartitionKey: duePartition(item.Due), RowKey: item.SessionID, Due: formatTime(item.Due)})
+	if err != nil {
+		return fmt.Errorf("store: add due: %w", err)
+	}
+	if _, err := s.table.UpsertEntity(ctx, data, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+		return mapError("add due", err)
+	}
+	return nil
+}
+
+// ListDue returns at most limit items due at or before now, oldest minute first. It reads the due
+// partitions up to now's minute only, never the whole table.
+func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]liveness.DueItem, error) {
+	if limit <= 0 {
+		return nil, liveness.Invalid("limit", "must be positive")
+	}
+	// Every literal below is formatted by us from a time: nothing from outside reaches the filter.
+	filter := fmt.Sprintf("PartitionKey ge '%s' and PartitionKey le '%s' and Due le '%s'",
+		duePrefix, duePartition(now), formatTime(now))
+	var items []liveness.DueItem
+	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: pageSize(limit)})
+	for pager.More() && len(items) < limit {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, mapError("list due", err)
+		}
+		for _, raw := range page.Entities {
+			item, err := decodeDue(raw)
+			if err != nil {
+				return nil, fmt.Errorf("store: list due: %w", err)
+			}
+			items = append(items, item)
+			if len(items) == limit {
+				break
+			}
+		}
+	}
+	return items, nil
+}
+
+// DeleteDue removes a due item. With item.ETag set (as ListDue returns it) it removes only that
+// version: ErrConflict if the item was filed again meanwhile. An item already gone is not an error.
+func (s *Store) DeleteDue(ctx context.Context, item liveness.DueItem) error {
+	if err := validSessionID(item.SessionID); err != nil {
+		return err
+	}
+	etag := azcore.ETagAny
+	if item.ETag != "" {
+		etag = azcore.ETag(item.ETag)
+	}
+	_, err := s.table.DeleteEntity(ctx, duePartition(item.Due), item.SessionID, &aztables.DeleteEntityOptions{IfMatch: &etag})
+	if err != nil {
+		if err = mapError("delete due", err); !errors.Is(err, liveness.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeDue(raw []byte) (liveness.DueItem, error) {
+	var e dueEntity
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return liveness.DueItem{}, fmt.Errorf("due row: %w", err)
+	}
+	due, err := parseTime("Due", e.Due)
+	if err != nil {
+		return liveness.DueItem{}, fmt.Errorf("due row: %w", err)
+	}
+	return liveness.DueItem{SessionID: e.RowKey, Due: due, ETag: e.ETag}, nil
+}
+
+func pageSize(limit int) *int32 {
+	n := int32(min(limit, maxPageSize))
+	return &n
+}

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+func TestListDueReadsOnlyDueBucketsInOrder(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	now := time.Date(2026, 7, 8, 9, 10, 30, 0, time.UTC)
+
+	// Rows of every other kind share the table and sort on both sides of the due range.
+	for _, id := range []string{"ffffffff-ffff-ffff-ffff-ffffffffffff", "00000000-0000-0000-0000-000000000000", "dddddddd-0000-0000-0000-000000000000"} {
+		s := newSession()
+		s.ID = id
+		f.createSession(t, s)
+	}
+	if _, err := f.store.ReserveIdempotencyKey(ctx, newRecordWithKey(strings.Repeat("f", 64))); err != nil {
+		t.Fatalf("Reserve: %v", err)
+	}
+
+	at := func(d time.Duration) liveness.DueItem {
+		return liveness.DueItem{SessionID: uuid.NewString(), Due: now.Add(d)}
+	}
+	hourAgo, minuteAgo, sameMinuteEarlier, exactlyNow := at(-time.Hour), at(-time.Minute), at(-20*time.Second), at(0)
+	sameMinuteLater, nextMinute, tomorrow := at(20*time.Second), at(time.Minute), at(24*time.Hour)
+	// Added newest first, so that order by insertion cannot pass for order by bucket.
+	for _, it := range []liveness.DueItem{tomorrow, nextMinute, sameMinuteLater, exactlyNow, sameMinuteEarlier, minuteAgo, hourAgo} {
+		if err := f.store.AddDue(ctx, it); err != nil {
+			t.Fatalf("AddDue: %v", err)
+		}
+	}
+	if err := f.store.AddDue(ctx, hourAgo); err != nil {
+		t.Fatalf("AddDue of the same item again: %v", err)
+	}
+	f.http.take()
+
+	got, err := f.store.ListDue(ctx, now, 100)
+	if err != nil {
+		t.Fatalf("ListDue: %v", err)
+	}
+	want := []liveness.DueItem{hourAgo, minuteAgo}
+	// Within a minute's bucket rows come in session id order.
+	if sameMinuteEarlier.SessionID < exactlyNow.SessionID {
+		want = append(want, sameMinuteEarlier, exactlyNow)
+	} else {
+		want = append(want, exactlyNow, sameMinuteEarlier)
+	}
+	assertDue(t, got, want)
+
+	reqs := f.http.take()
+	if len(reqs) != 1 {
+		t.Fatalf("ListDue sent %d requests, want 1: %v", len(reqs), reqs)
+	}
+	q := query(t, reqs[0])
+	if wantRange := "PartitionKey ge 'due-' and PartitionKey le 'due-202607080910'"; !strings.Contains(q.Get("$filter"), wantRange) {
+		t.Errorf("ListDue filter %q does not bound the partitions to %q", q.Get("$filter"), wantRange)
+	}
+	if q.Get("$top") != "100" {
+		t.Errorf("ListDue $top = %q, want 100", q.Get("$top"))
+	}
+
+	bounded, err := f.store.ListDue(ctx, now, 2)
+	if err != nil {
+		t.Fatalf("ListDue(limit 2): %v", err)
+	}
+	assertDue(t, bounded, want[:2])
+	if q := query(t, f.http.take()[0]); q.Get("$top") != "2" {
+		t.Errorf("ListDue(limit 2) $top = %q, want 2", q.Get("$top"))
+	}
+
+	if _, err := f.store.ListDue(ctx, now, 0); !errors.Is(err, liveness.ErrInvalidRequest) {
+		t.Errorf("ListDue(limit 0) = %v, want ErrInvalidRequest", err)
+	}
+}
+
+func TestListDuePagesUpToTheLimit(t *testing.T) {
+	f := newFixture(t, nil)
+	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
+	const n = maxPageSize + 5
+	for i := range n {
+		if err := f.store.AddDue(t.Context(), liveness.DueItem{SessionID: uuid.NewString(), Due: now.Add(-time.Duration(i) * time.Second)}); err != nil {
+			t.Fatalf("AddDue: %v", err)
+		}
+	}
+	f.http.take()
+	got, err := f.store.ListDue(t.Context(), now, maxPageSize+2)
+	if err != nil {
+		t.Fatalf("ListDue: %v", err)
+	}
+	if len(got) != maxPageSize+2 {
+		t.Errorf("ListDue returned %d items, want %d", len(got), maxPageSize+2)
+	}
+	for i := 1; i < len(got); i++ {
+		if duePartition(got[i].Due) < duePartition(got[i-1].Due) {
+			t.Fatalf("item %d (%v) comes after a later bucket (%v)", i, got[i].Due, got[i-1].Due)
+		}
+	}
+	if reqs := f.http.take(); len(reqs) != 2 {
+		t.Errorf("ListDue sent %d requests, want 2 pages", len(reqs))
+	}
+}
+
+func TestDeleteDue(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
+	keep, drop := liveness.DueItem{SessionID: uuid.NewString(), Due: now}, liveness.DueItem{SessionID: uuid.NewString(), Due: now}
+	for _, it := range []liveness.DueItem{keep, drop} {
+		if err := f.store.AddDue(ctx, it); err != nil {
+			t.Fatalf("AddDue: %v", err)
+		}
+	}
+	listed, err := f.store.ListDue(ctx, now, 10)
+	if err != nil || len(listed) != 2 || listed[0].ETag == "" {
+		t.Fatalf("ListDue = %+v, %v; want two items with ETags", listed, err)
+	}
+	listedKeep := listed[0]
+	if listedKeep.SessionID != keep.SessionID {
+		listedKeep = listed[1]
+	}
+
+	if err := f.store.DeleteDue(ctx, drop); err != nil {
+		t.Fatalf("DeleteDue: %v", err)
+	}
+	if err := f.store.DeleteDue(ctx, drop); err != nil {
+		t.Errorf("DeleteDue of an item already gone = %v, want success", err)
+	}
+	got, _ := f.store.ListDue(ctx, now, 10)
+	assertDue(t, got, []liveness.DueItem{keep})
+
+	// Filed again after it was listed: deleting the listed version must not drop the new one.
+	if err := f.store.AddDue(ctx, keep); err != nil {
+		t.Fatalf("AddDue: %v", err)
+	}
+	if err := f.store.DeleteDue(ctx, listedKeep); !errors.Is(err, liveness.ErrConflict) {
+		t.Errorf("DeleteDue with the listed (now stale) ETag = %v, want ErrConflict", err)
+	}
+	got, _ = f.store.ListDue(ctx, now, 10)
+	assertDue(t, got, []liveness.DueItem{keep})
+}
+
+func assertDue(t *testing.T, got, want []liveness.DueItem) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("due items: got %d %v, want %d %v", len(got), got, len(want), want)
+	}
+	for i := range want {
+		if got[i].SessionID != want[i].SessionID || !got[i].Due.Equal(want[i].Due) {
+			t.Errorf("due item %d = %s at %v, want %s at %v", i, got[i].SessionID, got[i].Due, want[i].SessionID, want[i].Due)
+		}
+	}
+}
+
+func query(t *testing.T, req string) url.Values {
+	t.Helper()
+	_, raw, _ := strings.Cut(req, " ")
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("request URL %q: %v", raw, err)
+	}
+	return u.Query()
+}

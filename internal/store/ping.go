@@ -1,0 +1,21 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// Ping reports whether the table answers and accepts our credentials: a read of a row that never
+// exists costs one cheap request, and its 404 (but not a missing table's) is the healthy answer.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.table.GetEntity(ctx, "health", "ping", nil)
+	var re *azcore.ResponseError
+	if err == nil || (errors.As(err, &re) && re.StatusCode == http.StatusNotFound && re.ErrorCode != string(aztables.TableNotFound)) {
+		return nil
+	}
+	return upstream("ping", err)
+}

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// CreateSession inserts sess and sets sess.ETag. A session with the same id gives ErrAlreadyExists.
+func (s *Store) CreateSession(ctx context.Context, sess *liveness.Session) error {
+	data, err := encodeSession(sess)
+	if err != nil {
+		return err
+	}
+	resp, err := s.table.AddEntity(ctx, data, nil)
+	if err != nil {
+		return mapError("create session", err)
+	}
+	sess.ETag = string(resp.ETag)
+	return nil
+}
+
+// GetSession reads a session, with the ETag that its next update must match.
+func (s *Store) GetSession(ctx context.Context, id string) (*liveness.Session, error) {
+	if err := validSessionID(id); err != nil {
+		return nil, err
+	}
+	resp, err := s.table.GetEntity(ctx, id, rowSession, nil)
+	if err != nil {
+		return nil, mapError("get session", err)
+	}
+	sess, err := decodeSession(resp.Value, string(resp.ETag))
+	if err != nil {
+		return nil, fmt.Errorf("store: get session: %w", err)
+	}
+	return sess, nil
+}
+
+// UpdateSession replaces the stored session if it is still the version sess.ETag names (ErrConflict
+// otherwise, and nothing changes), then sets sess.ETag to the new version.
+func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error {
+	data, err := encodeSession(sess)
+	if err != nil {
+		return err
+	}
+	if sess.ETag == "" {
+		return errMissingETag
+	}
+	etag := azcore.ETag(sess.ETag)
+	resp, err := s.table.UpdateEntity(ctx, data, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+	if err != nil {
+		return mapError("update session", err)
+	}
+	sess.ETag = string(resp.ETag)
+	return nil
+}
+
+// Finalize records a final session and its outgoing event atomically: the session is replaced if it
+// is still the version sess.ETag names, and the event row is added with sent=false. When another
+// writer got there first, it returns ErrConflict and writes nothing (but a harmless due row).
+//
+// A final session needs no Face token, so Finalize clears sess.AuthToken before writing.
+//
+// On success sess.ETag is the committed version, or empty in the rare case it could not be re-read
+// (the transaction reports none); re-read the session before updating it again then.
+func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []byte) error {
+	if err := validSessionID(sess.ID); err != nil {
+		return err
+	}
+	sess.AuthToken = ""
+	data, err := encodeSession(sess)
+	if err != nil {
+		return err
+	}
+	if !sess.Status.Final() {
+		return liveness.Invalid("status", "not a final state")
+	}
+	if sess.ETag == "" {
+		return errMissingETag
+	}
+	now := s.nowUTC()
+	outbox, err := encodeOutbox(sess.ID, event, now)
+	if err != nil {
+		return err
+	}
+	// Filed before the commit, so that no committed event can miss Reconcile's attention.
+	if err := s.AddDue(ctx, liveness.DueItem{SessionID: sess.ID, Due: now.Add(s.eventRetryDelay)}); err != nil {
+		return err
+	}
+	etag := azcore.ETag(sess.ETag)
+	err = s.submit(ctx, "finalize session", sess.ID, []aztables.TransactionAction{
+		{ActionType: aztables.TransactionTypeUpdateReplace, Entity: data, IfMatch: &etag},
+		{ActionType: aztables.TransactionTypeAdd, Entity: outbox},
+	})
+	if err != nil {
+		return err
+	}
+	sess.ETag = ""
+	// Only adopt the new ETag if the row still holds what we wrote; otherwise a later update with
+	// it would silently overwrite someone else's change.
+	if got, err := s.GetSession(ctx, sess.ID); err == nil && sameState(got, sess) {
+		sess.ETag = got.ETag
+	}
+	return nil
+}
+
+// MarkEventSent records that the session's event reached the topic. ErrNotFound if there is none.
+func (s *Store) MarkEventSent(ctx context.Context, sessionID string) error {
+	if err := validSessionID(sessionID); err != nil {
+		return err
+	}
+	data, err := encodeSentMark(sessionID, s.nowUTC())
+	if err != nil {
+		return err
+	}
+	// Merge with If-Match * updates only an existing row and leaves the event itself alone.
+	anyVersion := azcore.ETagAny
+	if _, err := s.table.UpdateEntity(ctx, data, &aztables.UpdateEntityOptions{IfMatch: &anyVersion, UpdateMode: aztables.UpdateModeMerge}); err != nil {
+		return mapError("mark event sent", err)
+	}
+	return nil
+}
+
+// PendingEvent returns the session's event if it was recorded and not yet marked sent.
+func (s *Store) PendingEvent(ctx context.Context, sessionID string) (event []byte, found bool, err error) {
+	if err := validSessionID(sessionID); err != nil {
+		return nil, false, err
+	}
+	resp, err := s.table.GetEntity(ctx, sessionID, rowEvent, nil)
+	if err != nil {
+		err = mapError("get event", err)
+		if errors.Is(err, liveness.ErrNotFound) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	e, err := decodeOutbox(resp.Value)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: get event: %w", err)
+	}
+	if e.Sent {
+		return nil, false, nil
+	}
+	return []byte(e.Event), true, nil
+}

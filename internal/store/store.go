@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+const tableBaseName = "sessions"
+
+// Options configures a Store. The zero value is the production configuration.
+type Options struct {
+	// TablePrefix is prepended to the table name "sessions": letters and digits, starting with a
+	// letter (Azure's rule for table names). Tests use it to isolate themselves.
+	TablePrefix string
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// EventRetryDelay is how long after Finalize an event that was not marked sent becomes due work;
+	// zero means one minute.
+	EventRetryDelay time.Duration
+}
+
+// Store is the session store. It is safe for concurrent use.
+type Store struct {
+	table           *aztables.Client
+	now             func() time.Time
+	eventRetryDelay time.Duration
+}
+
+var tablePrefixPattern = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9]{0,54})?$`)
+
+// New returns a Store on client, creating its table if it does not exist.
+func New(ctx context.Context, client *aztables.ServiceClient, opts *Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("store: nil service client")
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	if !tablePrefixPattern.MatchString(opts.TablePrefix) {
+		return nil, fmt.Errorf("store: table prefix %q: want up to 55 letters and digits, starting with a letter", opts.TablePrefix)
+	}
+	s := &Store{
+		table:           client.NewClient(opts.TablePrefix + tableBaseName),
+		now:             opts.Now,
+		eventRetryDelay: opts.EventRetryDelay,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.eventRetryDelay <= 0 {
+		s.eventRetryDelay = time.Minute
+	}
+	if _, err := s.table.CreateTable(ctx, nil); err != nil {
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.ErrorCode != string(aztables.TableAlreadyExists) {
+			return nil, upstream("create table", err)
+		}
+	}
+	return s, nil
+}
+
+// NewServiceClientFromConnectionString returns a client for a storage connection string (Azurite's
+// or an account key's), with this package's retry and timeout policy.
+func NewServiceClientFromConnectionString(s string) (*aztables.ServiceClient, error) {
+	c, err := aztables.NewServiceClientFromConnectionString(s, clientOptions())
+	if err != nil {
+		// The SDK's message does not echo the string; it holds a key, so neither do we.
+		return nil, fmt.Errorf("store: tables connection string: %w", err)
+	}
+	return c, nil
+}
+
+// NewServiceClient returns a client for https://<account>.table.core.windows.net authenticated with
+// cred (a managed identity in Azure), with this package's retry and timeout policy.
+func NewServiceClient(endpoint string, cred azcore.TokenCredential) (*aztables.ServiceClient, error) {
+	c, err := aztables.NewServiceClient(endpoint, cred, clientOptions())
+	if err != nil {
+		return nil, fmt.Errorf("store: tables endpoint %q: %w", endpoint, err)
+	}
+	return c, nil
+}
+
+// clientOptions bounds every call: a few retries with backoff on 408/429/5xx (honouring Retry-After),
+// each try limited, so a slow storage account fails a request instead of hanging it.
+func clientOptions() *aztables.ClientOptions {
+	return &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Retry: policy.RetryOptions{
+			MaxRetries:    3,
+			TryTimeout:    10 * time.Second,
+			RetryDelay:    200 * time.Millisecond,
+			MaxRetryDelay: 3 * time.Second,
+			StatusCodes: []int{
+				http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+				http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+			},
+		},
+		Telemetry: policy.TelemetryOptions{ApplicationID: "liveness-quicklink"},
+	}}
+}
+
+func (s *Store) nowUTC() time.Time { return s.now().UTC() }
+
+func validSessionID(id string) error {
+	if !liveness.ValidSessionID(id) {
+		return liveness.Invalid("sessionId", "not a session id")
+	}
+	return nil
+}

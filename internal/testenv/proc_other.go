@@ -1,0 +1,9 @@
+//go:build !unix
+
+package testenv
+
+import "os/exec"
+
+func ownProcessGroup(*exec.Cmd) {}
+
+func signalGroup(cmd *exec.Cmd, _ bool) error { return cmd.Process.Kill() }
