@@ -1,0 +1,318 @@
+package hostcontract
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// TestHandlerHonoursTheHostContract starts the handler as the Functions host does and calls every
+// function the way the host would, then checks what the handler wrote.
+func TestHandlerHonoursTheHostContract(t *testing.T) {
+	app := loadApp(t)
+	stand := StartStandIns(t)
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Start(t, app, &Options{
+		Port:     port,
+		Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port)),
+	})
+
+	t.Run("every function is reachable", func(t *testing.T) { checkReachable(t, h) })
+	t.Run("sessions behave per design", func(t *testing.T) { checkSessionLifecycle(t, h, stand) })
+	t.Run("undeclared methods get no route", func(t *testing.T) { checkUndeclaredMethods(t, h) })
+
+	if err := h.Stop(); err != nil {
+		t.Errorf("graceful shutdown: %v", err)
+	}
+	t.Run("stdout lines are JSON objects", func(t *testing.T) { checkJSONLines(t, redact(h.Stdout(), stand)) })
+	t.Run("stderr is empty", func(t *testing.T) {
+		// The host logs every stderr line as an Error.
+		if s := h.Stderr(); len(s) > 0 {
+			t.Errorf("the handler wrote %d bytes to stderr in a clean run:\n%.2000s", len(s), redact(s, stand))
+		}
+	})
+	t.Run("no secret in the output", func(t *testing.T) { checkNoSecrets(t, h, stand) })
+}
+
+// checkReachable calls each function as the host would. A forwarded function must not fall to
+// the handler's catch-all and must answer JSON; a default-payload function must answer the
+// envelope. Route values are random GUIDs, so the calls touch no real session.
+func checkReachable(t *testing.T, h *Host) {
+	for _, f := range h.App.Functions {
+		if _, forwarded := f.HTTPTrigger(); !forwarded {
+			t.Run(f.Name, func(t *testing.T) {
+				r := h.Invoke(t, f.Name, h.DefaultPayload(t, f.Name))
+				if err := CheckInvocationResponse(r); err != nil {
+					t.Errorf("POST /%s: the host would fail the invocation: %v\nbody: %.500s", f.Name, err, r.Body)
+				}
+			})
+			continue
+		}
+		methods := f.Methods()
+		if len(methods) == 0 {
+			methods = []string{http.MethodGet}
+		}
+		for _, m := range methods {
+			t.Run(f.Name+"/"+m, func(t *testing.T) {
+				if m == http.MethodHead {
+					t.Skip("a HEAD answer has no body to tell a function from the catch-all")
+				}
+				tmpl, err := ParseTemplate(h.App.RouteTemplate(f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				vars := map[string]string{}
+				for _, p := range tmpl.Params() {
+					vars[p] = uuid.NewString()
+				}
+				var body []byte
+				if m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch {
+					body = []byte(`{}`)
+				}
+				r := h.Forward(t, f.Name, m, vars, body)
+				assertRouted(t, f.Name, m, r)
+				if r.Status >= 500 {
+					t.Errorf("%s %s: status %d, body %.300s", m, f.Name, r.Status, r.Body)
+				}
+			})
+		}
+	}
+}
+
+// assertRouted fails when r is the handler's generic route-not-found or not JSON.
+func assertRouted(t *testing.T, fn, method string, r *Response) {
+	t.Helper()
+	var p struct {
+		Code string `json:"code"`
+	}
+	if r.Status == http.StatusNotFound && json.Unmarshal(r.Body, &p) == nil && p.Code == "not_found" {
+		t.Errorf("%s %s reached the handler's catch-all (no route for it)", method, fn)
+	}
+	if mt := r.MediaType(); mt != "application/json" && mt != "application/problem+json" {
+		t.Errorf("%s %s: Content-Type %q, want application/json or application/problem+json", method, fn, r.Header.Get("Content-Type"))
+	}
+}
+
+// sessionView is the part of a session answer the checks read.
+type sessionView struct {
+	SessionID string `json:"sessionId"`
+	Status    string `json:"status"`
+}
+
+func checkSessionLifecycle(t *testing.T, h *Host, stand *StandIns) {
+	for _, fn := range []string{"Health", "StartSession", "GetSession", "CancelSession"} {
+		if _, ok := h.App.Function(fn); !ok {
+			t.Fatalf("design §3 names function %s; the app has no %s/function.json", fn, fn)
+		}
+	}
+
+	r := h.Forward(t, "Health", "GET", nil, nil)
+	var health map[string]string
+	if r.Status != http.StatusOK || r.DecodeJSON(&health) != nil || !maps.Equal(health, map[string]string{"status": "ok"}) {
+		t.Errorf("Health: %d %s, want 200 {\"status\":\"ok\"}", r.Status, r.Body)
+	}
+
+	r = h.Forward(t, "StartSession", "POST", nil, []byte(`{"externalReference":"hostcontract"}`))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("StartSession: status %d, want 201; body %.500s", r.Status, r.Body)
+	}
+	var started sessionView
+	if err := r.DecodeJSON(&started); err != nil {
+		t.Fatalf("StartSession: %v", err)
+	}
+	if want := "/api/sessions/" + started.SessionID; started.SessionID == "" || r.Header.Get("Location") != want {
+		t.Errorf("StartSession: Location %q, want %q", r.Header.Get("Location"), want)
+	}
+	if hasKey(r.Body, "authToken") {
+		t.Error("StartSession: the body has an authToken")
+	}
+	if tokens := stand.IssuedTokens(); len(tokens) == 0 {
+		t.Error("StartSession answered 201 but the Face stand-in issued no session")
+	} else if containsAny(r.Body, tokens) {
+		t.Error("StartSession: the body holds the Face session's auth token")
+	}
+	id := started.SessionID
+	vars := map[string]string{"sessionId": id}
+
+	t.Run("GetSession", func(t *testing.T) {
+		r := h.Forward(t, "GetSession", "GET", vars, nil)
+		var got sessionView
+		if r.Status != http.StatusOK || r.DecodeJSON(&got) != nil || got.SessionID != id || got.Status != "created" {
+			t.Errorf("GetSession: %d %.300s, want 200 with sessionId %s and status created", r.Status, r.Body, id)
+		}
+		if containsAny(r.Body, stand.IssuedTokens()) {
+			t.Error("GetSession: the body holds the Face session's auth token")
+		}
+	})
+	t.Run("GetSession of an unknown id", func(t *testing.T) {
+		r := h.Forward(t, "GetSession", "GET", map[string]string{"sessionId": uuid.NewString()}, nil)
+		if code := problemCode(r); r.Status != http.StatusNotFound || code != "session_not_found" {
+			t.Errorf("GetSession of a random GUID: %d code %q, want 404 session_not_found", r.Status, code)
+		}
+	})
+	t.Run("mixed-case path", func(t *testing.T) {
+		// The host matches routes ignoring case and forwards the client's casing.
+		req, err := http.NewRequestWithContext(t.Context(), "GET", "https://app.example.net/API/Sessions/"+strings.ToUpper(id), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := h.ForwardRequest(t, "GetSession", req)
+		var got sessionView
+		if r.Status != http.StatusOK || r.DecodeJSON(&got) != nil || got.SessionID != id {
+			t.Errorf("GET /API/Sessions/<ID>: %d %.300s, want 200 with sessionId %s", r.Status, r.Body, id)
+		}
+	})
+	t.Run("CancelSession", func(t *testing.T) {
+		r := h.Forward(t, "CancelSession", "DELETE", vars, nil)
+		var got sessionView
+		if r.Status != http.StatusOK || r.DecodeJSON(&got) != nil || got.Status != "canceled" {
+			t.Errorf("CancelSession: %d %.300s, want 200 with status canceled", r.Status, r.Body)
+		}
+		r = h.Forward(t, "GetSession", "GET", vars, nil)
+		if r.DecodeJSON(&got) != nil || got.Status != "canceled" {
+			t.Errorf("GetSession after CancelSession: %d %.300s, want status canceled", r.Status, r.Body)
+		}
+	})
+}
+
+// checkUndeclaredMethods calls, past the host, each forwarded route with methods no function
+// declares on it: the host would 404 them, and the handler must not serve them either.
+func checkUndeclaredMethods(t *testing.T, h *Host) {
+	type route struct {
+		path      string // the template expanded with random GUIDs
+		methods   map[string]bool
+		anyMethod bool
+	}
+	routes := map[string]*route{} // by lower-cased template: functions may share one
+	for _, f := range h.App.Functions {
+		if _, forwarded := f.HTTPTrigger(); !forwarded {
+			continue
+		}
+		tmpl, err := ParseTemplate(h.App.RouteTemplate(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := strings.ToLower(tmpl.String())
+		if routes[key] == nil {
+			vars := map[string]string{}
+			for _, p := range tmpl.Params() {
+				vars[p] = uuid.NewString()
+			}
+			path, err := tmpl.Expand(vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes[key] = &route{path: path, methods: map[string]bool{}}
+		}
+		for _, m := range f.Methods() {
+			routes[key].methods[m] = true
+		}
+		routes[key].anyMethod = routes[key].anyMethod || len(f.Methods()) == 0
+	}
+	for key, r := range routes {
+		if r.anyMethod {
+			continue
+		}
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if r.methods[m] {
+				continue
+			}
+			resp := h.Direct(t, m, r.path, nil)
+			if resp.Status != http.StatusNotFound && resp.Status != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s (route %s declares %v): status %d, want 404 or 405", m, r.path, key, slices.Sorted(maps.Keys(r.methods)), resp.Status)
+			}
+		}
+	}
+}
+
+func checkJSONLines(t *testing.T, stdout []byte) {
+	lines := bytes.Split(stdout, []byte("\n"))
+	n := 0
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		n++
+		var obj map[string]any
+		if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
+			t.Errorf("stdout line %d is not a JSON object: %.200s", i+1, line)
+		}
+	}
+	if n == 0 {
+		t.Error("the handler wrote nothing to stdout: no request or start-up log")
+	}
+}
+
+func checkNoSecrets(t *testing.T, h *Host, stand *StandIns) {
+	if len(stand.IssuedTokens()) == 0 {
+		t.Error("the Face stand-in issued no auth token: the token check below proves nothing")
+	}
+	out := append(h.Stdout(), h.Stderr()...)
+	for name, secret := range stand.Secrets() {
+		if bytes.Contains(out, []byte(secret)) {
+			t.Errorf("the handler's output contains %s", name) // never the value itself
+		}
+	}
+}
+
+// redact hides the stand-ins' secrets from what a failing check prints.
+func redact(b []byte, stand *StandIns) []byte {
+	for name, secret := range stand.Secrets() {
+		b = bytes.ReplaceAll(b, []byte(secret), []byte("["+name+"]"))
+	}
+	return b
+}
+
+func problemCode(r *Response) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(r.Body, &p)
+	return p.Code
+}
+
+// hasKey reports whether a JSON document has key at any depth.
+func hasKey(doc []byte, key string) bool {
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return false
+	}
+	var walk func(any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				if strings.EqualFold(k, key) || walk(sub) {
+					return true
+				}
+			}
+		case []any:
+			for _, sub := range v {
+				if walk(sub) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
+func containsAny(body []byte, secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" && bytes.Contains(body, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
