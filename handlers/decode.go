@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// readBody reads at most limit bytes of the request body. An empty body is allowed (the host
+// forwards no body when Content-Length is 0); a non-empty one must be JSON.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errPayloadTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, liveness.Invalid("", "the request body could not be read")
+	}
+	if int64(len(body)) > limit {
+		return nil, errPayloadTooLarge
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, errUnsupportedMediaType
+		}
+	}
+	return body, nil
+}
+
+// decodeObject decodes one JSON object into v, rejecting unknown fields, other JSON types and
+// trailing data, with messages that name the offending field.
+func decodeObject(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if trimmed[0] != '{' {
+		return liveness.Invalid("", "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(err)
+	}
+	if dec.More() {
+		return liveness.Invalid("", "the request body must hold exactly one JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return liveness.Invalid("", "the request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func describeJSONError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return liveness.Invalid("", "the request body must be a JSON object")
+		}
+		return liveness.Invalid(field, fmt.Sprintf("must be of type %s", jsonTypeName(typeErr.Type.Kind().String())))
+	case errors.As(err, &syntaxErr):
+		return liveness.Invalid("", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return liveness.Invalid(name, "unknown field")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return liveness.Invalid("", "malformed JSON: unexpected end of input")
+	default:
+		return liveness.Invalid("", "malformed JSON")
+	}
+}
+
+func jsonTypeName(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "int32":
+		return "integer"
+	case "float64":
+		return "number"
+	default:
+		return goKind
+	}
+}

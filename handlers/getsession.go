@@ -1,0 +1,32 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// getSession is GetSession: GET /api/sessions/{sessionId}.
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	id, err := sessionIDFrom(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	sess, err := s.store.GetSession(r.Context(), id)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOf(sess))
+}
+
+// sessionIDFrom returns the route's session id, checked to be a GUID before it goes anywhere.
+func sessionIDFrom(r *http.Request) (string, error) {
+	id := r.PathValue("sessionId")
+	if !liveness.ValidSessionID(id) {
+		return "", liveness.Invalid("sessionId", "must be a session id (a GUID)")
+	}
+	return strings.ToLower(id), nil
+}

@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Routes returned by Handler mirror functions/*/function.json: HTTP functions arrive forwarded at
+// their original /api path, non-HTTP functions as POST /<FunctionName> with the host's envelope.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	// The host polls GET / until any response arrives, then keeps using it as a liveness probe.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+
+	mux.HandleFunc("GET /api/health", s.health)
+	mux.HandleFunc("POST /api/sessions", s.startSession)
+	mux.HandleFunc("GET /api/sessions/{sessionId}", s.getSession)
+	mux.HandleFunc("DELETE /api/sessions/{sessionId}", s.cancelSession)
+	mux.HandleFunc("POST /Reconcile", s.reconcileInvocation)
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, errRouteNotFound)
+	})
+	return s.logRequests(caseInsensitive(mux))
+}
+
+// caseInsensitive lower-cases /api paths: the host matches routes case-insensitively and forwards
+// the client's casing, and no segment of our routes is case-sensitive (session ids are GUIDs).
+func caseInsensitive(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasPrefix(strings.ToLower(p), "/api/") && p != strings.ToLower(p) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.ToLower(p)
+			r2.URL.RawPath = strings.ToLower(r2.URL.RawPath)
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// logRequests logs one line per request. It logs the path but never the query: function keys
+// travel in ?code= and callback signatures in ?sig=.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			next.ServeHTTP(w, r) // the host's probe would drown every other line
+			return
+		}
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("invocationId", r.Header.Get("X-Azure-Functions-InvocationId")),
+		)
+	})
+}

@@ -1,0 +1,108 @@
+// Package handlers holds the HTTP handlers of the Functions custom handler: one file per function,
+// the routing that mirrors functions/*/function.json, and the one table that maps errors to HTTP.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// FaceSessions is what the handlers need of the Face liveness API.
+type FaceSessions interface {
+	Create(ctx context.Context, kind face.Kind, req face.CreateRequest) (*face.Session, error)
+	Get(ctx context.Context, kind face.Kind, sessionID string) (*face.Session, error)
+	Delete(ctx context.Context, kind face.Kind, sessionID string) error
+}
+
+// SessionStore is what the handlers need of the session table.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *liveness.Session) error
+	GetSession(ctx context.Context, id string) (*liveness.Session, error)
+	UpdateSession(ctx context.Context, s *liveness.Session) error
+	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
+
+	ReserveIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) (*liveness.IdempotencyRecord, error)
+	CompleteIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) error
+	ReleaseIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) error
+
+	AddDue(ctx context.Context, item liveness.DueItem) error
+	ListDue(ctx context.Context, now time.Time, max int) ([]liveness.DueItem, error)
+	DeleteDue(ctx context.Context, item liveness.DueItem) error
+}
+
+// Settings are the configuration values the handlers read.
+type Settings struct {
+	// PublicBaseURL is the app's base URL: the CloudEvents source.
+	PublicBaseURL string
+	DefaultMode   liveness.Mode
+	// AllowedReturnOrigins are normalized origins (see config.NormalizeOrigin).
+	AllowedReturnOrigins []string
+	DeleteFaceSessions   bool
+}
+
+// Options tune a Server; nil means defaults.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// NewID returns a new random UUID string (default deviceCorrelationId).
+	NewID func() string
+	// MaxBodyBytes caps request bodies (default fits a 6 MB image in base64).
+	MaxBodyBytes int64
+	// ExpiryGrace is added to a session's TTL before Reconcile expires it.
+	ExpiryGrace time.Duration
+	// IdempotencyWindow is how long an Idempotency-Key is remembered (default 24 h).
+	IdempotencyWindow time.Duration
+	// ReconcileBatch bounds the due items one Reconcile run handles.
+	ReconcileBatch int
+	// Ready reports whether dependencies answer, for Health; nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server serves every function of the app.
+type Server struct {
+	face     FaceSessions
+	store    SessionStore
+	settings Settings
+	opts     Options
+	log      *slog.Logger
+}
+
+const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields
+
+// New returns a Server with its dependencies.
+func New(faceClient FaceSessions, store SessionStore, settings Settings, opts *Options) *Server {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewID == nil {
+		o.NewID = func() string { return uuid.NewString() }
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if o.ExpiryGrace <= 0 {
+		o.ExpiryGrace = 2 * time.Minute
+	}
+	if o.IdempotencyWindow <= 0 {
+		o.IdempotencyWindow = 24 * time.Hour
+	}
+	if o.ReconcileBatch <= 0 {
+		o.ReconcileBatch = 100
+	}
+	return &Server{face: faceClient, store: store, settings: settings, opts: o, log: o.Logger}
+}
+
+func (s *Server) now() time.Time { return s.opts.Now().UTC() }

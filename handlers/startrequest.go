@@ -1,0 +1,207 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/liveness-quicklink/functions/internal/config"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// Limits of design §3.
+const (
+	maxExternalReference   = 128
+	maxDeviceCorrelationID = 64
+	maxReturnURL           = 2048
+	minTTLSeconds          = 60
+	maxTTLSeconds          = 86400
+	defaultTTLSeconds      = 600
+	minImageBytes          = 1 << 10
+	maxImageBytes          = 6 << 20
+	maxIdempotencyKey      = 255
+)
+
+// startRequest is the StartSession body as sent. Pointers tell "absent" from zero values.
+type startRequest struct {
+	Kind                *string `json:"kind"`
+	Mode                *string `json:"mode"`
+	ExternalReference   *string `json:"externalReference"`
+	DeviceCorrelationID *string `json:"deviceCorrelationId"`
+	ReturnURL           *string `json:"returnUrl"`
+	TTLSeconds          *int    `json:"ttlSeconds"`
+	VerifyImage         *string `json:"verifyImage"`
+	IssueLink           *bool   `json:"issueLink"`
+	EnableSessionImage  *bool   `json:"enableSessionImage"`
+}
+
+// startParams is a validated StartSession request with defaults applied.
+type startParams struct {
+	Kind                liveness.Kind
+	Mode                liveness.Mode
+	ExternalReference   string
+	DeviceCorrelationID string // empty: the server picks a new UUID
+	ReturnURL           string
+	TTLSeconds          int
+	VerifyImage         []byte
+	IssueLink           bool
+	EnableSessionImage  bool
+
+	// Hash identifies the request for Idempotency-Key comparison.
+	Hash string
+}
+
+// parseStartRequest decodes and validates a StartSession body. It touches nothing outside.
+func parseStartRequest(body []byte, defaultMode liveness.Mode, allowedOrigins []string) (*startParams, error) {
+	var req startRequest
+	if err := decodeObject(body, &req); err != nil {
+		return nil, err
+	}
+	p := &startParams{Kind: liveness.KindLiveness, Mode: defaultMode, TTLSeconds: defaultTTLSeconds}
+	if req.Kind != nil {
+		p.Kind = liveness.Kind(*req.Kind)
+		if !p.Kind.Valid() {
+			return nil, liveness.Invalid("kind", "must be liveness or livenessWithVerify")
+		}
+	}
+	if req.Mode != nil {
+		p.Mode = liveness.Mode(*req.Mode)
+		if !p.Mode.Valid() {
+			return nil, liveness.Invalid("mode", "must be Passive or PassiveActive")
+		}
+	}
+	if req.ExternalReference != nil {
+		if err := checkText("externalReference", *req.ExternalReference, maxExternalReference); err != nil {
+			return nil, err
+		}
+		p.ExternalReference = *req.ExternalReference
+	}
+	if req.DeviceCorrelationID != nil {
+		if err := checkText("deviceCorrelationId", *req.DeviceCorrelationID, maxDeviceCorrelationID); err != nil {
+			return nil, err
+		}
+		if *req.DeviceCorrelationID == "" {
+			return nil, liveness.Invalid("deviceCorrelationId", "must not be empty")
+		}
+		p.DeviceCorrelationID = *req.DeviceCorrelationID
+	}
+	if req.ReturnURL != nil {
+		u, err := checkReturnURL(*req.ReturnURL, allowedOrigins)
+		if err != nil {
+			return nil, err
+		}
+		p.ReturnURL = u
+	}
+	if req.TTLSeconds != nil {
+		if *req.TTLSeconds < minTTLSeconds || *req.TTLSeconds > maxTTLSeconds {
+			return nil, liveness.Invalid("ttlSeconds", "must be an integer from 60 to 86400")
+		}
+		p.TTLSeconds = *req.TTLSeconds
+	}
+	switch {
+	case p.Kind == liveness.KindLivenessWithVerify && req.VerifyImage == nil:
+		return nil, liveness.Invalid("verifyImage", "is required for kind livenessWithVerify")
+	case p.Kind == liveness.KindLiveness && req.VerifyImage != nil:
+		return nil, liveness.Invalid("verifyImage", "is only allowed for kind livenessWithVerify")
+	case req.VerifyImage != nil:
+		img, err := checkImage(*req.VerifyImage)
+		if err != nil {
+			return nil, err
+		}
+		p.VerifyImage = img
+	}
+	if req.IssueLink != nil {
+		p.IssueLink = *req.IssueLink
+	}
+	if req.EnableSessionImage != nil {
+		p.EnableSessionImage = *req.EnableSessionImage
+	}
+	canonical, _ := json.Marshal(req) // fixed field order; cannot fail for these types
+	sum := sha256.Sum256(canonical)
+	p.Hash = hex.EncodeToString(sum[:])
+	return p, nil
+}
+
+// checkText bounds a free-text field by characters and keeps control characters out of logs
+// and events.
+func checkText(field, v string, max int) error {
+	if !utf8.ValidString(v) {
+		return liveness.Invalid(field, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(v) > max {
+		return liveness.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return liveness.Invalid(field, "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func checkReturnURL(raw string, allowed []string) (string, error) {
+	const field = "returnUrl"
+	if len(raw) > maxReturnURL {
+		return "", liveness.Invalid(field, "must be at most 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return "", liveness.Invalid(field, "must be an absolute https URL")
+	}
+	if u.User != nil {
+		return "", liveness.Invalid(field, "must not contain user information")
+	}
+	origin, err := config.Origin(u)
+	if err != nil {
+		return "", liveness.Invalid(field, err.Error())
+	}
+	if !slices.Contains(allowed, origin) {
+		return "", liveness.Invalid(field, "origin is not in RETURN_URL_ALLOWED_ORIGINS")
+	}
+	return u.String(), nil
+}
+
+// Image signatures the Face API accepts.
+var imageMagic = [][]byte{
+	{0xFF, 0xD8, 0xFF}, // JPEG
+	{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, // PNG
+	[]byte("GIF87a"), []byte("GIF89a"), // GIF
+	[]byte("BM"), // BMP
+}
+
+func checkImage(b64 string) ([]byte, error) {
+	const field = "verifyImage"
+	img, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return nil, liveness.Invalid(field, "must be base64")
+	}
+	if len(img) < minImageBytes || len(img) > maxImageBytes {
+		return nil, liveness.Invalid(field, "must be an image of 1 KB to 6 MB")
+	}
+	for _, magic := range imageMagic {
+		if bytes.HasPrefix(img, magic) {
+			return img, nil
+		}
+	}
+	return nil, liveness.Invalid(field, "must be a JPEG, PNG, BMP or GIF image")
+}
+
+// checkIdempotencyKey validates the Idempotency-Key header; empty means none was sent.
+func checkIdempotencyKey(key string) error {
+	if len(key) > maxIdempotencyKey {
+		return liveness.Invalid("Idempotency-Key", "must be at most 255 characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return liveness.Invalid("Idempotency-Key", "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}

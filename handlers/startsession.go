@@ -1,0 +1,175 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// inFlightTimeout is how long a reserved Idempotency-Key without a session blocks retries: longer
+// than any request can run, so a crashed request does not pin its key for a day.
+const inFlightTimeout = 2 * time.Minute
+
+// startSession is StartSession: POST /api/sessions.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	body, err := readBody(r, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	p, err := parseStartRequest(body, s.settings.DefaultMode, s.settings.AllowedReturnOrigins)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if p.IssueLink {
+		s.problem(w, r, fmt.Errorf("issueLink: %w", errNotImplemented))
+		return
+	}
+
+	var sess *liveness.Session
+	created := true
+	if key == "" {
+		sess, err = s.createSession(r.Context(), p)
+	} else {
+		sess, created, err = s.startIdempotent(r.Context(), key, p)
+	}
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/sessions/"+sess.ID)
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, viewOf(sess))
+}
+
+// startIdempotent creates at most one session per Idempotency-Key and request within the window.
+func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams) (*liveness.Session, bool, error) {
+	sum := sha256.Sum256([]byte(key))
+	keyHash := hex.EncodeToString(sum[:])
+	for range 3 {
+		rec := &liveness.IdempotencyRecord{KeyHash: keyHash, BodyHash: p.Hash, CreatedAt: s.now()}
+		existing, err := s.store.ReserveIdempotencyKey(ctx, rec)
+		if err == nil {
+			sess, err := s.createSession(ctx, p)
+			if err != nil {
+				s.releaseKey(ctx, rec)
+				return nil, false, err
+			}
+			rec.SessionID = sess.ID
+			if err := s.store.CompleteIdempotencyKey(ctx, rec); err != nil {
+				// The session exists and is answered; a retry after inFlightTimeout would make a second one.
+				s.log.WarnContext(ctx, "idempotency key not completed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+			}
+			return sess, true, nil
+		}
+		if !errors.Is(err, liveness.ErrAlreadyExists) || existing == nil {
+			return nil, false, err
+		}
+		age := s.now().Sub(existing.CreatedAt)
+		switch {
+		case age > s.opts.IdempotencyWindow || (existing.SessionID == "" && age > inFlightTimeout):
+			if err := s.store.ReleaseIdempotencyKey(ctx, existing); err != nil &&
+				!errors.Is(err, liveness.ErrConflict) && !errors.Is(err, liveness.ErrNotFound) {
+				return nil, false, err
+			}
+			continue // the stale reservation is gone (or someone else replaced it): reserve again
+		case existing.BodyHash != p.Hash:
+			return nil, false, liveness.ErrIdempotencyKeyReused
+		case existing.SessionID == "":
+			return nil, false, liveness.ErrIdempotencyInFlight
+		default:
+			sess, err := s.store.GetSession(ctx, existing.SessionID)
+			return sess, false, err
+		}
+	}
+	return nil, false, liveness.ErrIdempotencyInFlight
+}
+
+func (s *Server) releaseKey(ctx context.Context, rec *liveness.IdempotencyRecord) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.ReleaseIdempotencyKey(ctx, rec); err != nil && !errors.Is(err, liveness.ErrNotFound) {
+		s.log.WarnContext(ctx, "idempotency key not released", slog.String("error", err.Error()))
+	}
+}
+
+// createSession creates the Face session, indexes its expiry and records it. When recording
+// fails the Face session is deleted again, so no session exists that the table does not know.
+func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.Session, error) {
+	deviceID := p.DeviceCorrelationID
+	if deviceID == "" {
+		deviceID = s.opts.NewID()
+	}
+	fs, err := s.face.Create(ctx, faceKind(p.Kind), face.CreateRequest{
+		Mode:                string(p.Mode),
+		DeviceCorrelationID: deviceID,
+		AuthTokenTTLSeconds: p.TTLSeconds,
+		EnableSessionImage:  p.EnableSessionImage,
+		VerifyImage:         p.VerifyImage,
+	})
+	if err != nil {
+		return nil, faceError("create the Face session", err)
+	}
+	if !liveness.ValidSessionID(fs.ID) || fs.AuthToken == "" {
+		return nil, fmt.Errorf("face returned a session without a GUID id or token: %w", liveness.ErrUpstreamUnavailable)
+	}
+	now := s.now()
+	sess := &liveness.Session{
+		ID:                  strings.ToLower(fs.ID),
+		Kind:                p.Kind,
+		Mode:                p.Mode,
+		Status:              liveness.StatusCreated,
+		ExternalReference:   p.ExternalReference,
+		DeviceCorrelationID: deviceID,
+		ReturnURL:           p.ReturnURL,
+		EnableSessionImage:  p.EnableSessionImage,
+		TTLSeconds:          p.TTLSeconds,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(time.Duration(p.TTLSeconds) * time.Second),
+		AuthToken:           fs.AuthToken,
+	}
+	due := liveness.DueItem{SessionID: sess.ID, Due: sess.ExpiresAt.Add(s.opts.ExpiryGrace)}
+	if err := s.store.AddDue(ctx, due); err != nil {
+		s.discardFaceSession(ctx, sess)
+		return nil, fmt.Errorf("index the session: %w", err)
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		s.discardFaceSession(ctx, sess)
+		return nil, fmt.Errorf("record the session: %w", err)
+	}
+	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
+	return sess, nil
+}
+
+func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
+		s.log.ErrorContext(ctx, "face session not deleted after a failed start", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+	}
+}
+
+func faceKind(k liveness.Kind) face.Kind {
+	if k == liveness.KindLivenessWithVerify {
+		return face.KindLivenessWithVerify
+	}
+	return face.KindLiveness
+}
