@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -59,7 +61,57 @@ func decodeObject(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return liveness.Invalid("", "the request body must hold exactly one JSON object")
 	}
+	return checkMemberNames(trimmed, v)
+}
+
+// checkMemberNames holds the top-level member names to the exact spelling of v's json tags, once
+// each: encoding/json matches names case-insensitively and lets a repeated name win silently.
+func checkMemberNames(obj []byte, v any) error {
+	known := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // the opening brace, already known to be there
+		return liveness.Invalid("", "malformed JSON")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		name, ok := tok.(string)
+		if err != nil || !ok {
+			return liveness.Invalid("", "malformed JSON")
+		}
+		switch {
+		case !known[name]:
+			return liveness.Invalid(clip(name), "unknown field")
+		case seen[name]:
+			return liveness.Invalid(name, "duplicate field")
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return liveness.Invalid("", "malformed JSON")
+		}
+	}
 	return nil
+}
+
+// clip shortens a client-supplied name before it is echoed in a problem detail or a log line.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	for i := max; i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "…"
+		}
+	}
+	return ""
 }
 
 func describeJSONError(err error) error {
@@ -76,7 +128,7 @@ func describeJSONError(err error) error {
 		return liveness.Invalid("", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return liveness.Invalid(name, "unknown field")
+		return liveness.Invalid(clip(name), "unknown field")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return liveness.Invalid("", "malformed JSON: unexpected end of input")
 	default:

@@ -66,6 +66,11 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (bool,
 	if sess.Status.Final() {
 		return false, s.store.DeleteDue(ctx, item)
 	}
+	if s.now().Before(sess.ExpiresAt.Add(s.opts.ExpiryGrace)) {
+		// Not this session's expiry entry (an event-retry entry that a lost Finalize race left):
+		// the expiry entry written at start is still in the index and comes due on its own.
+		return false, s.store.DeleteDue(ctx, item)
+	}
 	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
 	if err != nil && !face.IsNotFound(err) {
 		return false, fmt.Errorf("read the Face session: %w", err)

@@ -1,0 +1,300 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/facespec"
+	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/store"
+	"github.com/liveness-quicklink/functions/internal/testenv"
+)
+
+// app is the handler under test with real dependencies: the store on Azurite, and the real Face
+// client talking to the Face stand-in through a middleware that holds both to Microsoft's spec.
+type app struct {
+	t      *testing.T
+	api    *contract
+	url    string
+	client *http.Client
+
+	srv   *Server
+	store *store.Store
+	table *aztables.Client // the store's table, read behind its back
+	stub  *facestub.Server
+	face  *face.Client // the handler's Face client, for looking at Face sessions directly
+	clock *clock
+	taps  *tokenTap
+	logs  *syncBuffer
+	hooks *faceHooks
+
+	faceKey     string // the Face API key
+	functionKey string // what the Functions host would check; the handler must never echo it
+}
+
+type appOptions struct {
+	// FaceTotalTimeout and FaceTryTimeout bound the handler's Face calls; zero means the client's defaults.
+	FaceTotalTimeout, FaceTryTimeout time.Duration
+	// KeepFaceSessions turns DELETE_FACE_SESSIONS off.
+	KeepFaceSessions bool
+}
+
+func newApp(t *testing.T, o *appOptions) *app {
+	t.Helper()
+	if o == nil {
+		o = &appOptions{}
+	}
+	a := &app{
+		t:           t,
+		api:         loadContract(t),
+		client:      &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		clock:       &clock{now: time.Now().UTC().Truncate(time.Millisecond)},
+		taps:        &tokenTap{},
+		hooks:       &faceHooks{},
+		logs:        &syncBuffer{},
+		faceKey:     "face-key-" + randomHex(t, 16),
+		functionKey: "function-key-" + randomHex(t, 16),
+	}
+	t.Cleanup(func() { a.checkLogs(t) }) // registered first, so it runs after every server has stopped
+
+	az := testenv.StartAzurite(t)
+	svc, err := aztables.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
+	if err != nil {
+		t.Fatalf("tables client: %v", err)
+	}
+	prefix := "h" + randomHex(t, 8)
+	a.store, err = store.New(t.Context(), svc, &store.Options{TablePrefix: prefix, Now: a.clock.Now})
+	if err != nil {
+		t.Fatalf("store.New: %v", err)
+	}
+	a.table = svc.NewClient(prefix + "sessions")
+	t.Cleanup(func() {
+		_, err := a.table.Delete(context.Background(), nil)
+		if re, ok := errors.AsType[*azcore.ResponseError](err); err != nil && !(ok && re.StatusCode == http.StatusNotFound) {
+			t.Logf("deleting table %ssessions: %v", prefix, err)
+		}
+	})
+
+	a.stub = facestub.New(&facestub.Options{APIKey: a.faceKey})
+	faceSrv := httptest.NewServer(facespec.Load(t).Middleware(t, a.taps.wrap(a.stub, a.onFaceRequest)))
+	t.Cleanup(faceSrv.Close)
+	t.Cleanup(func() { a.stub.Close() }) // runs first: releases requests held by a Hang fault
+	a.face, err = face.NewClient(faceSrv.URL, nil, &face.ClientOptions{
+		ClientOptions: azcore.ClientOptions{
+			InsecureAllowCredentialWithHTTP: true,
+			// Short backoff keeps retries quick; the cap still honours a Retry-After of a second.
+			Retry: policy.RetryOptions{RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
+		},
+		APIKey:       a.faceKey,
+		TotalTimeout: o.FaceTotalTimeout,
+		TryTimeout:   o.FaceTryTimeout,
+	})
+	if err != nil {
+		t.Fatalf("face.NewClient: %v", err)
+	}
+
+	a.srv = New(a.face, a.store, Settings{
+		PublicBaseURL:        "https://liveness.example.net",
+		DefaultMode:          liveness.ModePassiveActive,
+		AllowedReturnOrigins: testOrigins(t),
+		DeleteFaceSessions:   !o.KeepFaceSessions,
+	}, &Options{
+		Logger: slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    a.clock.Now,
+	})
+	hs := httptest.NewServer(a.srv.Handler())
+	t.Cleanup(hs.Close)
+	a.url = hs.URL
+	return a
+}
+
+// reply is a response of the handler, read in full.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request to the handler and checks its answer; see request and check.
+func (a *app) do(method, path string, body []byte, header map[string]string) *reply {
+	a.t.Helper()
+	return a.send(a.request(method, path, body, header))
+}
+
+// request builds a request to the handler with the function key. path is sent as written (already
+// escaped). A body gets Content-Type application/json unless header names another; a header value of
+// "" leaves that header out.
+func (a *app) request(method, path string, body []byte, header map[string]string) *http.Request {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.url+path, bytes.NewReader(body))
+	if err != nil {
+		a.t.Fatalf("new request %s %s: %v", method, path, err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("x-functions-key", a.functionKey)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	return req
+}
+
+// send sends req as it is and checks the answer.
+func (a *app) send(req *http.Request) *reply {
+	a.t.Helper()
+	resp, body, err := roundTrip(a.client, req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", req.Method, req.URL.EscapedPath(), err)
+	}
+	return a.check(req, resp, body)
+}
+
+// roundTrip sends req and reads the whole answer. It is safe to call from any goroutine.
+func roundTrip(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// check holds an answer to api/openapi.yaml and looks for secrets in it.
+func (a *app) check(req *http.Request, resp *http.Response, body []byte) *reply {
+	a.t.Helper()
+	r := &reply{status: resp.StatusCode, header: resp.Header, body: body}
+	a.api.checkResponse(a.t, req, resp, body)
+	a.checkNoSecrets(req.Method+" "+req.URL.EscapedPath(), r)
+	return r
+}
+
+// checkNoSecrets fails the test if any Face auth token issued so far, the Face API key or the function
+// key appears in the response, headers included.
+func (a *app) checkNoSecrets(what string, r *reply) {
+	a.t.Helper()
+	var raw bytes.Buffer
+	r.header.Write(&raw)
+	raw.Write(r.body)
+	for _, s := range a.secrets() {
+		if bytes.Contains(raw.Bytes(), []byte(s)) {
+			a.t.Errorf("%s: the response contains a secret (%.12s…)", what, s)
+		}
+	}
+}
+
+func (a *app) secrets() []string {
+	return append(a.taps.tokens(), a.faceKey, a.functionKey)
+}
+
+// checkLogs fails t if a secret reached the handler's log.
+func (a *app) checkLogs(t *testing.T) {
+	logs := a.logs.Bytes()
+	if len(logs) == 0 {
+		t.Errorf("the handler logged nothing: the secrets check would prove nothing")
+	}
+	for _, s := range a.secrets() {
+		if bytes.Contains(logs, []byte(s)) {
+			t.Errorf("the handler's log contains a secret (%.12s…)", s)
+		}
+	}
+}
+
+// on returns a view of a that reports to t, for subtests sharing one app.
+func (a *app) on(t *testing.T) *app {
+	b := *a
+	b.t = t
+	return &b
+}
+
+// start starts a session with body and returns it; it fails the test unless the answer is 201.
+func (a *app) start(body string) sessionView {
+	a.t.Helper()
+	r := a.do("POST", "/api/sessions", []byte(body), nil)
+	if r.status != http.StatusCreated {
+		a.t.Fatalf("POST /api/sessions %.200s = %d %s, want 201", body, r.status, r.body)
+	}
+	return r.session(a.t)
+}
+
+// session decodes a session body, rejecting fields sessionView does not have.
+func (r *reply) session(t *testing.T) sessionView {
+	t.Helper()
+	var v sessionView
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("decoding session %s: %v", r.body, err)
+	}
+	return v
+}
+
+// wantProblem fails t unless r is an application/problem+json answer with status and code.
+func (r *reply) wantProblem(t *testing.T, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("status = %d, want %d (body %.300s)", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Errorf("problem body %s: %v", r.body, err)
+		return
+	}
+	if p.Code != code || p.Status != status {
+		t.Errorf("problem code %q status %d, want %q %d (detail %q)", p.Code, p.Status, code, status, p.Detail)
+	}
+}
+
+// rows returns every row of the store's table, keyed "PartitionKey/RowKey", with its ETag: two
+// snapshots are equal only if nothing was added, changed or removed.
+func (a *app) rows() map[string]string {
+	a.t.Helper()
+	out := map[string]string{}
+	pager := a.table.NewListEntitiesPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(a.t.Context())
+		if err != nil {
+			a.t.Fatalf("listing the table: %v", err)
+		}
+		for _, raw := range page.Entities {
+			var e struct {
+				PartitionKey, RowKey string
+				ETag                 string `json:"odata.etag"`
+			}
+			if err := json.Unmarshal(raw, &e); err != nil {
+				a.t.Fatalf("decoding a row: %v", err)
+			}
+			out[e.PartitionKey+"/"+e.RowKey] = e.ETag
+		}
+	}
+	return out
+}
+
+// faceSession reads a session from the stand-in through the Face client.
+func (a *app) faceSession(kind liveness.Kind, id string) (*face.Session, error) {
+	return a.face.Get(a.t.Context(), face.Kind(kind), id)
+}
