@@ -108,15 +108,25 @@ func printWelcome(appURL, faceURL string) {
 	fmt.Printf(`
 Liveness Quick Link is running locally.
   handler        %[1]s   (function keys are not enforced locally)
-  Face stand-in  %[2]s   (POST %[2]s/_stub/sessions/<id>/attempts to finish a session)
+  Face stand-in  %[2]s   (POST %[2]s/_stub/sessions/$id/attempts finishes a session)
 
-Try it:
-  curl -s -X POST %[1]s/api/sessions -H 'Content-Type: application/json' -d '{"externalReference":"order-42"}'
-  curl -s %[1]s/api/sessions/<sessionId>
-  curl -s -X DELETE %[1]s/api/sessions/<sessionId>
+Try it (start, read, cancel a session):
+%[3]s
+%[4]s
+%[5]s
 
 Ctrl-C stops everything.
-`, appURL, faceURL)
+`, appURL, faceURL, curlLines(appURL)[0], curlLines(appURL)[1], curlLines(appURL)[2])
+}
+
+// curlLines are the three copy-paste commands printed at start; the first keeps the session id in
+// $id for the other two.
+func curlLines(appURL string) [3]string {
+	return [3]string{
+		`id=$(curl -s -X POST ` + appURL + `/api/sessions -H 'Content-Type: application/json' -d '{"externalReference":"order-42"}' | sed -E 's/.*"sessionId":"([^"]+)".*/\1/'); echo "$id"`,
+		`curl -s ` + appURL + `/api/sessions/$id`,
+		`curl -s -X DELETE ` + appURL + `/api/sessions/$id`,
+	}
 }
 
 func waitPort(ctx context.Context, addr string, limit time.Duration) error {
