@@ -1,0 +1,67 @@
+# The two commands: `make run` (the whole app locally) and `make test` (everything CI runs).
+GO      ?= go
+NPM     ?= npm
+NODE    ?= node
+BIN     := bin/handler
+DIST    := dist
+
+.PHONY: all deps build run test vet bench fuzz fmt clean package check-bicep deploy
+
+all: build
+
+# npm packages (Azurite, the Bicep syntax checker) pinned by package-lock.json; reinstalled when
+# the lockfile changes.
+deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json package.json
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/handler
+
+# devstack runs as its own binary (not under `go run`) so Ctrl-C reaches it directly and it stops
+# every child it started.
+run: deps build
+	$(GO) build -o bin/devstack ./cmd/devstack
+	./bin/devstack -handler $(BIN)
+
+vet:
+	$(GO) vet ./...
+
+# Every test: unit, spec validation, integration against Azurite, host contract, the Bicep
+# syntax check and policy tests (infra/), packaging. Each package starts and stops its own
+# services on free ports. The host contract then runs again against the staged package.
+test: deps vet check-bicep package
+	$(GO) test -race -count=1 ./...
+	HOSTCONTRACT_APP_ROOT=$(CURDIR)/$(DIST)/app $(GO) test -count=1 ./hostcontract/...
+
+# The Azure package: dist/app/ (host.json, one folder per function, the handler) and dist/app.zip.
+package:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" -o $(DIST)/handler ./cmd/handler
+	$(GO) run ./cmd/package -root . -handler $(DIST)/handler -out $(DIST)
+
+# Syntax of every Bicep file, offline (tree-sitter-bicep); file:line:col on errors.
+check-bicep: deps
+	$(NODE) infra/check-bicep.mjs infra
+
+# Provision infra/ and publish dist/app.zip: docs/deploy.md. Needs AZURE_RESOURCE_GROUP (and
+# AZURE_LOCATION for a new group); DEPLOY_ARGS passes options and Bicep parameters (name=value).
+deploy: package
+	./scripts/deploy.sh $(DEPLOY_ARGS)
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A short run of every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin dist
