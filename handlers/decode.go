@@ -40,8 +40,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// decodeObject decodes one JSON object into v, rejecting unknown fields, other JSON types and
-// trailing data, with messages that name the offending field.
+// decodeObject decodes one JSON object into v (a pointer to a struct with json tags), member by
+// member in one pass: names must match a tag exactly and appear once (encoding/json alone would
+// match them case-insensitively and let a repeat win), other JSON types and trailing data are
+// rejected, and every message names the offending field.
 func decodeObject(body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -50,54 +52,51 @@ func decodeObject(body []byte, v any) error {
 	if trimmed[0] != '{' {
 		return liveness.Invalid("", "the request body must be a JSON object")
 	}
+	fields := jsonFields(v)
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return describeJSONError(err)
+	dec.DisallowUnknownFields() // for nested objects
+	if _, err := dec.Token(); err != nil {
+		return describeJSONError("", err)
 	}
-	if dec.More() {
-		return liveness.Invalid("", "the request body must hold exactly one JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return liveness.Invalid("", "the request body must hold exactly one JSON object")
-	}
-	return checkMemberNames(trimmed, v)
-}
-
-// checkMemberNames holds the top-level member names to the exact spelling of v's json tags, once
-// each: encoding/json matches names case-insensitively and lets a repeated name win silently.
-func checkMemberNames(obj []byte, v any) error {
-	known := map[string]bool{}
-	t := reflect.TypeOf(v).Elem()
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			known[name] = true
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if _, err := dec.Token(); err != nil { // the opening brace, already known to be there
-		return liveness.Invalid("", "malformed JSON")
-	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(fields))
 	for dec.More() {
 		tok, err := dec.Token()
-		name, ok := tok.(string)
-		if err != nil || !ok {
-			return liveness.Invalid("", "malformed JSON")
+		if err != nil {
+			return describeJSONError("", err)
 		}
+		name, _ := tok.(string) // the decoder yields only strings in key position
+		field, known := fields[name]
 		switch {
-		case !known[name]:
+		case !known:
 			return liveness.Invalid(clip(name), "unknown field")
 		case seen[name]:
 			return liveness.Invalid(name, "duplicate field")
 		}
 		seen[name] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return liveness.Invalid("", "malformed JSON")
+		if err := dec.Decode(field); err != nil {
+			return describeJSONError(name, err)
 		}
 	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return describeJSONError("", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return liveness.Invalid("", "the request body must hold exactly one JSON object")
+	}
 	return nil
+}
+
+// jsonFields maps v's json tag names to pointers to its fields.
+func jsonFields(v any) map[string]any {
+	rv := reflect.ValueOf(v).Elem()
+	t := rv.Type()
+	fields := make(map[string]any, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			fields[name] = rv.Field(i).Addr().Interface()
+		}
+	}
+	return fields
 }
 
 // clip shortens a client-supplied name before it is echoed in a problem detail or a log line.
@@ -114,12 +113,14 @@ func clip(s string) string {
 	return ""
 }
 
-func describeJSONError(err error) error {
+func describeJSONError(field string, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		if typeErr.Field != "" {
+			field += "." + typeErr.Field
+		}
 		if field == "" {
 			return liveness.Invalid("", "the request body must be a JSON object")
 		}
@@ -129,7 +130,7 @@ func describeJSONError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return liveness.Invalid(clip(name), "unknown field")
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return liveness.Invalid("", "malformed JSON: unexpected end of input")
 	default:
 		return liveness.Invalid("", "malformed JSON")

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -123,10 +122,39 @@ func parseStartRequest(body []byte, defaultMode liveness.Mode, allowedOrigins []
 	if req.EnableSessionImage != nil {
 		p.EnableSessionImage = *req.EnableSessionImage
 	}
-	canonical, _ := json.Marshal(req) // fixed field order; cannot fail for these types
-	sum := sha256.Sum256(canonical)
-	p.Hash = hex.EncodeToString(sum[:])
+	p.Hash = requestHash(&req, p.VerifyImage)
 	return p, nil
+}
+
+// requestHash identifies a request as sent, for Idempotency-Key comparison: the same members with
+// the same values give the same hash whatever their order or spacing. The image is hashed as
+// decoded bytes, so an 8 MB base64 string is not encoded a second time.
+func requestHash(req *startRequest, image []byte) string {
+	h := sha256.New()
+	str := func(name string, v *string) {
+		if v != nil {
+			fmt.Fprintf(h, "%s:%d:%s\n", name, len(*v), *v)
+		}
+	}
+	str("kind", req.Kind)
+	str("mode", req.Mode)
+	str("externalReference", req.ExternalReference)
+	str("deviceCorrelationId", req.DeviceCorrelationID)
+	str("returnUrl", req.ReturnURL)
+	if req.TTLSeconds != nil {
+		fmt.Fprintf(h, "ttlSeconds:%d\n", *req.TTLSeconds)
+	}
+	if req.IssueLink != nil {
+		fmt.Fprintf(h, "issueLink:%t\n", *req.IssueLink)
+	}
+	if req.EnableSessionImage != nil {
+		fmt.Fprintf(h, "enableSessionImage:%t\n", *req.EnableSessionImage)
+	}
+	if req.VerifyImage != nil {
+		fmt.Fprintf(h, "verifyImage:%d:", len(image))
+		h.Write(image)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checkText bounds a free-text field by characters and keeps control characters out of logs

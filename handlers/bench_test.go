@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/store"
+	"github.com/liveness-quicklink/functions/internal/testenv"
+)
+
+// BenchmarkParseStartRequest measures validation alone: the handler's own CPU per StartSession,
+// with and without the largest verify image the API takes.
+func BenchmarkParseStartRequest(b *testing.B) {
+	img := make([]byte, maxImageBytes)
+	copy(img, []byte{0xFF, 0xD8, 0xFF})
+	bodies := map[string][]byte{
+		"minimal": []byte(`{"externalReference":"order-42","ttlSeconds":600}`),
+		"verify6MB": []byte(`{"kind":"livenessWithVerify","verifyImage":"` +
+			base64.StdEncoding.EncodeToString(img) + `"}`),
+	}
+	for name, body := range bodies {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := parseStartRequest(body, liveness.ModePassiveActive, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStartGetSession is one StartSession and one GetSession through the real handler, Face
+// client, stand-in and Azurite. On 2 cores Azurite dominates (see docs/reference/azurite-tables.md):
+// compare runs of this benchmark with each other, not with Azure.
+func BenchmarkStartGetSession(b *testing.B) {
+	az := testenv.StartAzurite(b)
+	svc, err := aztables.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.New(b.Context(), svc, &store.Options{TablePrefix: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stub := facestub.New(&facestub.Options{APIKey: "bench-key"})
+	faceSrv := httptest.NewServer(stub)
+	b.Cleanup(faceSrv.Close)
+	b.Cleanup(stub.Close)
+	fc, err := face.NewClient(faceSrv.URL, nil, &face.ClientOptions{
+		ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true},
+		APIKey:        "bench-key",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := New(fc, st, Settings{PublicBaseURL: "https://bench.example", DefaultMode: liveness.ModePassiveActive}, nil).Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/api/sessions", bytes.NewReader([]byte(`{"externalReference":"bench"}`)))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("StartSession = %d %s", rec.Code, rec.Body)
+		}
+		var v sessionView
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			b.Fatal(err)
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/sessions/"+v.SessionID, nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GetSession = %d %s", rec.Code, rec.Body)
+		}
+	}
+}
