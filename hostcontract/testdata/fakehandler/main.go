@@ -15,6 +15,9 @@ import (
 )
 
 func main() {
+	// Before listening: a SIGTERM that arrives once the harness sees it ready must reach us.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
 	if os.Getenv("FAKE_FAIL_AT_START") != "" {
 		os.Stderr.WriteString("fakehandler: failing at start\n")
 		os.Exit(1)
@@ -41,8 +44,6 @@ func main() {
 	})
 	go func() { _ = http.Serve(ln, mux) }()
 	os.Stdout.WriteString(`{"msg":"listening"}` + "\n")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM)
 	<-sig
 	code, _ := strconv.Atoi(os.Getenv("FAKE_EXIT_CODE"))
 	os.Exit(code)
