@@ -71,6 +71,8 @@ type Server struct {
 	settings Settings
 	opts     Options
 	log      *slog.Logger
+
+	readiness readiness
 }
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields

@@ -263,10 +263,20 @@ func TestHealth(t *testing.T) {
 		t.Errorf("health = %d %s, want 200 {\"status\":\"ok\"}", r.status, r.body)
 	}
 
-	a.srv.opts.Ready = func(context.Context) error { return errors.New("table service at 10.1.2.3 refused") }
-	r = a.do("GET", "/api/health", nil, map[string]string{"x-functions-key": ""})
-	if r.status != http.StatusServiceUnavailable || contains(r.body, "10.1.2.3") {
-		t.Errorf("unready health = %d %s, want 503 without internals", r.status, r.body)
+	probes := 0
+	a.srv.opts.Ready = func(context.Context) error {
+		probes++
+		return errors.New("table service at 10.1.2.3 refused")
+	}
+	a.clock.Set(a.clock.Now().Add(healthTTL)) // past the window of the last answer
+	for range 3 {
+		r = a.do("GET", "/api/health", nil, map[string]string{"x-functions-key": ""})
+		if r.status != http.StatusServiceUnavailable || contains(r.body, "10.1.2.3") {
+			t.Errorf("unready health = %d %s, want 503 without internals", r.status, r.body)
+		}
+	}
+	if probes != 1 {
+		t.Errorf("three health calls within %v probed the dependencies %d times, want 1", healthTTL, probes)
 	}
 }
 
