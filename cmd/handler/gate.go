@@ -7,23 +7,26 @@ import (
 )
 
 // startGate answers the host's readiness probe at once and holds other requests until the
-// app's dependencies are built (or answers 503 when that failed or takes too long).
+// app's dependencies are built, answering 503 when that takes too long.
 type startGate struct {
 	ready   chan struct{}
 	once    sync.Once
 	handler http.Handler
-	err     error
+	wait    time.Duration // how long a request waits for start-up
 }
 
-func newStartGate() *startGate { return &startGate{ready: make(chan struct{})} }
+func newStartGate(wait time.Duration) *startGate {
+	return &startGate{ready: make(chan struct{}), wait: wait}
+}
 
-func (g *startGate) open(h http.Handler, err error) {
+func (g *startGate) open(h http.Handler) {
 	g.once.Do(func() {
-		g.handler, g.err = h, err
+		g.handler = h
 		close(g.ready)
 	})
 }
 
+// startWait keeps a request waiting through a normal start-up, well inside the host's timeouts.
 const startWait = 20 * time.Second
 
 func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,17 +36,11 @@ func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case <-g.ready:
+		g.handler.ServeHTTP(w, r)
+		return
 	case <-r.Context().Done():
 		return
-	case <-time.After(startWait):
-	}
-	select {
-	case <-g.ready:
-		if g.err == nil {
-			g.handler.ServeHTTP(w, r)
-			return
-		}
-	default:
+	case <-time.After(g.wait):
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Retry-After", "5")

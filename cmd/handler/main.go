@@ -39,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	gate := newStartGate()
+	gate := newStartGate(startWait)
 	srv := &http.Server{
 		Handler:           gate,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -50,11 +50,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("handler listening", slog.String("addr", ln.Addr().String()))
 
 	go func() {
-		h, err := build(ctx, cfg, log)
-		if err != nil {
-			log.Error("start-up failed", slog.String("error", err.Error()))
+		// A dependency that is not there yet (a new identity's roles take minutes to apply) is
+		// retried with backoff; meanwhile the gate answers 503.
+		delay := time.Second
+		for {
+			h, err := build(ctx, cfg, log)
+			if err == nil {
+				gate.open(h)
+				return
+			}
+			log.Error("start-up failed; retrying", slog.String("error", err.Error()), slog.Duration("retryIn", delay))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, 30*time.Second)
 		}
-		gate.open(h, err)
 	}()
 
 	select {

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// flakyProxy refuses connections until healed, then forwards them to target: a table service
+// that is not reachable yet when the handler starts.
+type flakyProxy struct {
+	ln     net.Listener
+	target string
+	healed atomic.Bool
+}
+
+func startFlakyProxy(t *testing.T, target string) *flakyProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !p.healed.Load() {
+				c.Close()
+				continue
+			}
+			go p.forward(c)
+		}
+	}()
+	return p
+}
+
+func (p *flakyProxy) forward(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() { _, _ = io.Copy(up, c) }()
+	_, _ = io.Copy(c, up)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunRetriesDependenciesAtStart: the handler answers the host's probe while its table service
+// is unreachable, answers 503 meanwhile, and serves once the service appears, without a restart.
+func TestRunRetriesDependenciesAtStart(t *testing.T) {
+	az := testenv.StartAzurite(t)
+	tableAddr := strings.TrimPrefix(strings.Split(az.Endpoint(), "/devstoreaccount1")[0], "http://")
+	proxy := startFlakyProxy(t, tableAddr)
+
+	stub := facestub.New(&facestub.Options{APIKey: "run-test-key"})
+	faceSrv := httptest.NewServer(stub)
+	t.Cleanup(faceSrv.Close)
+
+	port := freePort(t)
+	settings := map[string]string{
+		"FUNCTIONS_CUSTOMHANDLER_PORT": fmt.Sprint(port),
+		"FACE_ENDPOINT":                faceSrv.URL,
+		"FACE_API_KEY":                 "run-test-key",
+		"PUBLIC_BASE_URL":              "http://localhost",
+		"CALLBACK_SIGNING_KEYS":        base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"TABLES_CONNECTION_STRING": strings.Replace(az.ConnectionString(), tableAddr,
+			proxy.ln.Addr().String(), 1),
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return settings[k] }, logs) }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	waitFor(t, "the readiness probe", func() bool {
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	waitFor(t, "a failed start-up attempt in the log", func() bool {
+		return strings.Contains(logs.String(), "start-up failed; retrying")
+	})
+	proxy.healed.Store(true)
+	waitFor(t, "health once the table service is reachable", func() bool {
+		resp, err := http.Get(base + "/api/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel = %v, want a clean shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
