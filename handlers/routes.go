@@ -74,7 +74,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
 			slog.String("invocationId", r.Header.Get("X-Azure-Functions-InvocationId")),
 		)
 	})
