@@ -76,11 +76,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &invalid) {
 		p.Detail = invalid.Error()
 	}
-	level := slog.LevelInfo
-	if k.status >= 500 {
-		level = slog.LevelError
-	}
-	s.log.LogAttrs(r.Context(), level, "request failed",
+	s.log.LogAttrs(r.Context(), levelFor(k.status), "request failed",
 		slog.String("path", r.URL.Path), slog.String("code", k.code), slog.String("error", err.Error()))
 	if k.status == http.StatusServiceUnavailable || k.code == "request_in_progress" {
 		w.Header().Set("Retry-After", "1")

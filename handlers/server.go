@@ -24,7 +24,6 @@ type FaceSessions interface {
 type SessionStore interface {
 	CreateSession(ctx context.Context, s *liveness.Session) error
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
-	UpdateSession(ctx context.Context, s *liveness.Session) error
 	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
 
 	ReserveIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) (*liveness.IdempotencyRecord, error)
