@@ -5,8 +5,9 @@ targetScope = 'resourceGroup'
 @description('Region for every resource except, optionally, Face.')
 param location string = resourceGroup().location
 
+// At least 3 characters, so 'sb-<appName>' reaches the 6 a Service Bus namespace name needs.
 @description('Function app name; also the stem of every other name. Its default host name is <appName>.azurewebsites.net.')
-@minLength(2)
+@minLength(3)
 @maxLength(40)
 param appName string = 'lql-${uniqueString(resourceGroup().id)}'
 

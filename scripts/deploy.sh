@@ -2,6 +2,7 @@
 # Deploy Liveness Quick Link to Azure (docs/deploy.md):
 #   1. provision infra/main.bicep into a resource group (Azure CLI),
 #   2. create the callback signing keys in Key Vault once (never printed, never a parameter),
+#      and have App Service resolve the app's Key Vault reference to them,
 #   3. publish dist/app.zip (Core Tools when installed, else zip deploy; `make package` builds it),
 #   4. print the function URLs and how to get a function key.
 #
@@ -70,8 +71,31 @@ retry() {
   done
 }
 
+# arm prints the Resource Manager endpoint of the current cloud, without a trailing slash.
+arm() {
+  local url
+  url="$(az cloud show --query endpoints.resourceManager -o tsv)"
+  printf '%s' "${url%/}"
+}
+
+# ensure_provider registers Microsoft.App, which Flex Consumption apps need: ARM registers only the
+# namespaces a template names (Azure/azure-cli#33177). Registering needs rights on the whole
+# subscription, so a failure is only reported.
+ensure_provider() {
+  local state
+  state="$(az provider show -n Microsoft.App --query registrationState -o tsv --only-show-errors 2>/dev/null || true)"
+  [[ "$state" == Registered ]] && return
+  log "registering the resource provider Microsoft.App (Flex Consumption needs it)"
+  az provider register -n Microsoft.App --wait --only-show-errors -o none ||
+    log "warning: could not register Microsoft.App; someone with subscription rights must run: az provider register -n Microsoft.App"
+}
+
 provision() {
   if ! az group show -n "$rg" --only-show-errors -o none 2>/dev/null; then
+    if $what_if; then
+      echo "deploy: resource group $rg does not exist; what-if changes nothing, so create it first (or run without --what-if)" >&2
+      exit 1
+    fi
     local location="${AZURE_LOCATION:?resource group $rg does not exist: set AZURE_LOCATION to create it}"
     log "creating resource group $rg in $location"
     az group create -n "$rg" -l "$location" --tags app=liveness-quicklink --only-show-errors -o none
@@ -86,6 +110,7 @@ provision() {
     az deployment group what-if "${args[@]}"
     exit 0
   fi
+  ensure_provider
   log "deploying infra/main.bicep to $rg (deployment $deployment)"
   az deployment group create "${args[@]}" -o none
 }
@@ -96,11 +121,10 @@ provision() {
 # deployment parameter, not on the screen. Later runs leave the secret alone, so rotations made
 # with docs/deploy.md survive redeployments.
 ensure_signing_key() {
-  local vault_id secret arm url probe body
+  local vault_id secret url probe body
   vault_id="$(output keyVaultId)"
   secret="$(output signingKeysSecretName)"
-  arm="$(az cloud show --query endpoints.resourceManager -o tsv)"
-  url="${arm%/}${vault_id}/secrets/${secret}?api-version=2023-07-01"
+  url="$(arm)${vault_id}/secrets/${secret}?api-version=2023-07-01"
   if probe="$(az rest --method get --url "$url" --only-show-errors -o none 2>&1)"; then
     log "signing keys: secret $secret exists; left as is"
     return
@@ -119,6 +143,29 @@ ensure_signing_key() {
   az rest --method put --url "$url" --body @"$body" --only-show-errors -o none
   rm -f "$body"
   trap - EXIT
+}
+
+# resolve_signing_keys makes App Service resolve the CALLBACK_SIGNING_KEYS Key Vault reference now,
+# and waits until it has. On a first run the settings are written before the secret exists, and
+# App Service retries a reference only every 24 hours or on a configuration change (Learn, "Use Key
+# Vault references as app settings": rotation); the identity's Secrets User role can also take
+# minutes to apply. An unresolved reference leaves the literal "@Microsoft.KeyVault(...)" in the
+# setting, and the handler refuses to start.
+resolve_signing_keys() {
+  local app="$1" site status attempt
+  site="$(arm)$(output keyVaultId | sed 's|/providers/.*||')/providers/Microsoft.Web/sites/$app/config/configreferences/appsettings"
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    status="$(az rest --method get --url "$site/CALLBACK_SIGNING_KEYS?api-version=2022-03-01" \
+      --query properties.status -o tsv --only-show-errors 2>/dev/null || true)"
+    if [[ "$status" == Resolved ]]; then
+      log "signing keys: the app's Key Vault reference is resolved"
+      return
+    fi
+    log "signing keys: Key Vault reference ${status:-not readable yet}; asking App Service to resolve it again ($attempt/10, 30 s apart)"
+    az rest --method post --url "$site/refresh?api-version=2022-03-01" --only-show-errors -o none 2>/dev/null || true
+    sleep 30
+  done
+  log "warning: the CALLBACK_SIGNING_KEYS Key Vault reference is still ${status:-unknown}; the app will not start until it resolves (docs/deploy.md, Troubleshooting)"
 }
 
 publish_func() {
@@ -154,6 +201,8 @@ print_endpoints() {
   local app="$1" base="$2" f name route methods auth
   printf '\nFunctions of %s:\n' "$app"
   for f in "$app_dir"/*/function.json; do
+    # No package staged (--skip-publish before `make package`): nothing to list.
+    [[ -f "$f" ]] || { printf '  (run make package to list them)\n'; break; }
     name="$(basename "$(dirname "$f")")"
     route="$(sed -n 's/.*"route": *"\([^"]*\)".*/\1/p' "$f" | head -n1)"
     if [[ -z "$route" ]]; then
@@ -183,6 +232,7 @@ app="$(output appName)"
 base="$(output baseUrl)"
 [[ -n "$app" ]] || { echo "deploy: deployment $deployment in $rg has no appName output" >&2; exit 1; }
 ensure_signing_key
+resolve_signing_keys "$app"
 if ! $skip_publish; then
   publish "$app"
 fi
