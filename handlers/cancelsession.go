@@ -20,7 +20,8 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := detached(r, cancelBudget)
+	defer cancel()
 	for range 3 {
 		sess, err := s.store.GetSession(ctx, id)
 		if err != nil {

@@ -21,7 +21,10 @@ type readiness struct {
 
 // health is Health: GET /api/health. It says whether the app can serve, never why not.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	if err := s.ready(r.Context()); err != nil {
+	// Detached: a caller that hangs up must not leave a cached "unavailable" for everyone else.
+	ctx, cancel := detached(r, 3*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}
@@ -38,8 +41,6 @@ func (s *Server) ready(ctx context.Context) error {
 	if !s.readiness.checked.IsZero() && now.Sub(s.readiness.checked) < healthTTL {
 		return s.readiness.err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
 	err := s.opts.Ready(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "health check failed", slog.String("error", err.Error()))

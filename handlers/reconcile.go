@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
@@ -31,10 +32,16 @@ func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) {
 // ReconcileResult counts what one run did.
 type ReconcileResult struct{ Due, Finalized, Failed int }
 
+// reconcileBudget keeps one run inside the host's functionTimeout (5 minutes in host.json).
+const reconcileBudget = 4 * time.Minute
+
 // Reconcile finishes the sessions whose expiry is due: a finished attempt that no callback
 // recorded becomes completed or failed, anything else expired. It reads a bounded batch of the
-// due index, never the session table.
+// due index, never the session table. When a dependency is down it stops early: what is left
+// stays due for the next tick instead of spending a retry cycle on every item.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, reconcileBudget)
+	defer cancel()
 	var res ReconcileResult
 	items, err := s.store.ListDue(ctx, s.now(), s.opts.ReconcileBatch)
 	if err != nil {
@@ -46,6 +53,9 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		if err != nil {
 			res.Failed++
 			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID), slog.String("error", err.Error()))
+			if errors.Is(err, liveness.ErrUpstreamUnavailable) || ctx.Err() != nil {
+				break
+			}
 			continue
 		}
 		if finalized {
@@ -64,6 +74,11 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (bool,
 		return false, err
 	}
 	if sess.Status.Final() {
+		// A Face session whose deletion failed after the commit is deleted now; the item stays
+		// due until that works (Finalize filed a retry entry for just this).
+		if err := s.deleteFaceSession(ctx, sess); err != nil {
+			return false, err
+		}
 		return false, s.store.DeleteDue(ctx, item)
 	}
 	if s.now().Before(sess.ExpiresAt.Add(s.opts.ExpiryGrace)) {
@@ -73,7 +88,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (bool,
 	}
 	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
 	if err != nil && !face.IsNotFound(err) {
-		return false, fmt.Errorf("read the Face session: %w", err)
+		return false, faceError("read the Face session", err)
 	}
 	sess.Status = liveness.StatusExpired
 	if fs != nil {
@@ -91,16 +106,24 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (bool,
 		return false, err // a conflict means another writer moved it: the next run decides again
 	}
 	s.log.InfoContext(ctx, "session finalized by reconcile", slog.String("sessionId", sess.ID), slog.String("status", string(sess.Status)))
-	if s.settings.DeleteFaceSessions && fs != nil {
-		s.deleteFaceSession(ctx, sess)
+	if fs == nil {
+		sess.FaceDeleted = true // Face no longer has it
+	}
+	if err := s.deleteFaceSession(ctx, sess); err != nil {
+		return true, err // recorded; the item stays due for the deletion
 	}
 	return true, s.store.DeleteDue(ctx, item)
 }
 
-// deleteFaceSession revokes what the Face session still holds once its outcome is recorded. It
-// runs after the commit: deleting first could lose a result that the commit then failed to keep.
-func (s *Server) deleteFaceSession(ctx context.Context, sess *liveness.Session) {
-	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
-		s.log.WarnContext(ctx, "face session not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+// deleteFaceSession revokes what the Face session still holds once its outcome is recorded
+// (when DELETE_FACE_SESSIONS is on). It runs after the commit: deleting first could lose a result
+// that the commit then failed to keep.
+func (s *Server) deleteFaceSession(ctx context.Context, sess *liveness.Session) error {
+	if !s.settings.DeleteFaceSessions || sess.FaceDeleted {
+		return nil
 	}
+	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
+		return faceError("delete the Face session", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -107,3 +108,16 @@ func New(faceClient FaceSessions, store SessionStore, settings Settings, opts *O
 }
 
 func (s *Server) now() time.Time { return s.opts.Now().UTC() }
+
+// Bounds of work detached from its request (see detached).
+const (
+	startBudget  = 90 * time.Second // below inFlightTimeout, so a reserved key never looks abandoned while in use
+	cancelBudget = 60 * time.Second
+)
+
+// detached gives a request's work a context that outlives the caller: once a request has changed
+// something outside (created or deleted a Face session), what follows must be recorded even when
+// the client hangs up. It is bounded, so nothing runs on forever.
+func detached(r *http.Request, limit time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), limit)
+}

@@ -41,12 +41,14 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	ctx, cancel := detached(r, startBudget)
+	defer cancel()
 	var sess *liveness.Session
 	created := true
 	if key == "" {
-		sess, err = s.createSession(r.Context(), p)
+		sess, err = s.createSession(ctx, p)
 	} else {
-		sess, created, err = s.startIdempotent(r.Context(), key, p)
+		sess, created, err = s.startIdempotent(ctx, key, p)
 	}
 	if err != nil {
 		s.problem(w, r, err)

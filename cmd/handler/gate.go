@@ -7,17 +7,22 @@ import (
 )
 
 // startGate answers the host's readiness probe at once and holds other requests until the
-// app's dependencies are built, answering 503 when that takes too long.
+// app's dependencies are built, answering 503 when that takes too long or the server stops.
 type startGate struct {
-	ready   chan struct{}
-	once    sync.Once
-	handler http.Handler
-	wait    time.Duration // how long a request waits for start-up
+	ready    chan struct{}
+	once     sync.Once
+	handler  http.Handler
+	wait     time.Duration // how long a request waits for start-up
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 func newStartGate(wait time.Duration) *startGate {
-	return &startGate{ready: make(chan struct{}), wait: wait}
+	return &startGate{ready: make(chan struct{}), wait: wait, stopping: make(chan struct{})}
 }
+
+// stop releases the requests still waiting, so a shutdown does not wait on them.
+func (g *startGate) stop() { g.stopOnce.Do(func() { close(g.stopping) }) }
 
 func (g *startGate) open(h http.Handler) {
 	g.once.Do(func() {
@@ -40,6 +45,7 @@ func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case <-r.Context().Done():
 		return
+	case <-g.stopping:
 	case <-time.After(g.wait):
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

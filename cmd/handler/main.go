@@ -45,6 +45,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(gate.stop)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("handler listening", slog.String("addr", ln.Addr().String()))
@@ -78,7 +79,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+		// Requests still running after the grace period are cut off: the work that must survive
+		// a caller (recording a created or deleted Face session) is bounded and detached.
+		log.Warn("shutdown grace period over; closing open connections", slog.String("error", err.Error()))
+		_ = srv.Close()
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -145,6 +145,12 @@ func (r *reader) url(name string, required bool, def string) string {
 		r.bad("%s must be an absolute http(s) URL without credentials, query or fragment", name)
 		return ""
 	}
+	// Credentials and tokens travel to these endpoints, and azcore refuses to send them over
+	// plain http anyway: http is for stand-ins on this machine only.
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		r.bad("%s must use https (http only for a loopback host)", name)
+		return ""
+	}
 	return v
 }
 

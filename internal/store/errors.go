@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -57,5 +58,19 @@ func mapBatchError(op string, err error) error {
 }
 
 func upstream(op string, err error) error {
-	return fmt.Errorf("store: %s: %w: %w", op, liveness.ErrUpstreamUnavailable, err)
+	return fmt.Errorf("store: %s: %w: %w", op, liveness.ErrUpstreamUnavailable, withoutQuery(err))
+}
+
+// withoutQuery drops the query of the URL a transport error names: with SAS authentication it
+// holds the signature, and these errors reach log lines.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+		u.RawQuery = ""
+		ue.URL = u.String()
+	}
+	return err
 }
