@@ -107,26 +107,12 @@ func TestRunRetriesDependenciesAtStart(t *testing.T) {
 	go func() { done <- run(ctx, func(k string) string { return settings[k] }, logs) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
-	waitFor(t, "the readiness probe", func() bool {
-		resp, err := http.Get(base + "/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitFor(t, "the readiness probe", answersOK(base+"/"))
 	waitFor(t, "a failed start-up attempt in the log", func() bool {
 		return strings.Contains(logs.String(), "start-up failed; retrying")
 	})
 	proxy.healed.Store(true)
-	waitFor(t, "health once the table service is reachable", func() bool {
-		resp, err := http.Get(base + "/api/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitFor(t, "health once the table service is reachable", answersOK(base+"/api/health"))
 
 	cancel()
 	select {
@@ -136,6 +122,18 @@ func TestRunRetriesDependenciesAtStart(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after its context ended")
+	}
+}
+
+// answersOK reports, each time it is called, whether GET url answers 200.
+func answersOK(url string) func() bool {
+	return func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
 }
 

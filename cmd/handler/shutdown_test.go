@@ -38,14 +38,7 @@ func TestShutdownWhileARequestWaitsAtTheGate(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return settings[k] }, &syncBuffer{}) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, "the readiness probe", func() bool {
-		resp, err := http.Get(base + "/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitFor(t, "the readiness probe", answersOK(base+"/"))
 
 	// A request that the gate holds: written in full before the probe below connects.
 	wrote := make(chan struct{})
