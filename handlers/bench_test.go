@@ -12,10 +12,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/liveness-quicklink/functions/internal/face"
-	"github.com/liveness-quicklink/functions/internal/facestub"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/store"
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // BenchmarkParseStartRequest measures validation alone: the handler's own CPU per StartSession,

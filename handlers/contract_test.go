@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/liveness-quicklink/functions/internal/testing/tap"
 )
 
 // contract is the app's own OpenAPI document, api/openapi.yaml: every response the handler gives in
@@ -49,26 +52,36 @@ func loadContract(tb testing.TB) *contract {
 	return c
 }
 
-// checkResponse fails t unless the response (status, headers, body) is one the document declares
-// for the operation req addresses. req is the request as the client sent it.
-func (c *contract) checkResponse(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
-	t.Helper()
-	route, params, err := c.router.FindRoute(caseFolded(req))
+// Middleware checks every answer of the app's HTTP API (paths under /api/) against the document
+// and reports, with tb.Errorf, each one whose status, headers or body the operation does not
+// declare. The host's own calls (GET /, POST /<FunctionName>) are no part of the API and pass
+// unchecked.
+func (c *contract) Middleware(tb testing.TB, next http.Handler) http.Handler {
+	return tap.Handler(next, func(x tap.Exchange) {
+		r := x.Request
+		if x.ClientGone || !strings.HasPrefix(strings.ToLower(r.URL.Path), "/api/") {
+			return
+		}
+		if err := c.validateResponse(x); err != nil {
+			tb.Errorf("contract: %s %s answered %d, which api/openapi.yaml does not allow: %v\nbody: %.500s",
+				r.Method, r.URL.EscapedPath(), x.Status, err, x.Body)
+		}
+	})
+}
+
+func (c *contract) validateResponse(x tap.Exchange) error {
+	route, params, err := c.router.FindRoute(caseFolded(x.Request))
 	if err != nil {
-		t.Errorf("contract: %s %s is no operation of api/openapi.yaml: %v", req.Method, req.URL.EscapedPath(), err)
-		return
+		return fmt.Errorf("no operation of the document: %w", err)
 	}
 	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 resp.StatusCode,
-		Header:                 resp.Header,
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: x.Request, PathParams: params, Route: route},
+		Status:                 x.Status,
+		Header:                 x.Header,
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("contract: %s %s answered %d, which api/openapi.yaml does not allow: %v\nbody: %.500s",
-			req.Method, req.URL.EscapedPath(), resp.StatusCode, err, body)
-	}
+	in.SetBodyBytes(x.Body)
+	return openapi3filter.ValidateResponse(context.Background(), in)
 }
 
 // validateRequest reports whether api/openapi.yaml accepts the request, so tests can hold the
@@ -91,9 +104,13 @@ func (c *contract) validateRequest(req *http.Request, body []byte) error {
 }
 
 // caseFolded returns req with its path in lower case, as the Functions host matches routes (and the
-// handler after it): /API/Sessions is /api/sessions.
+// handler after it): /API/Sessions is /api/sessions. A request as a server received it gets the
+// scheme and host the router expects.
 func caseFolded(req *http.Request) *http.Request {
 	r := req.Clone(context.Background())
+	if r.URL.Host == "" {
+		r.URL.Scheme, r.URL.Host = "http", r.Host
+	}
 	r.URL.Path = strings.ToLower(r.URL.Path)
 	r.URL.RawPath = strings.ToLower(r.URL.RawPath)
 	return r

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -15,6 +16,8 @@ type problemKind struct {
 	status int
 	code   string
 	title  string
+	// retryAfter is the Retry-After header in seconds; zero sends none.
+	retryAfter int
 }
 
 // Errors raised by the HTTP layer itself.
@@ -25,29 +28,37 @@ var (
 	errNotImplemented       = errors.New("not implemented")
 )
 
+// ErrStarting is the error of a request that arrived before the app could serve it: its
+// dependencies are still being built, or cannot be reached yet. cmd/handler's start gate answers
+// it with WriteProblem.
+var ErrStarting = errors.New("the app is starting")
+
+var upstreamUnavailable = problemKind{http.StatusServiceUnavailable, "upstream_unavailable", "A service this app depends on is unavailable; retry later.", 1}
+
 // problemTable maps every error kind to its HTTP answer, in one place. The first row whose error
 // matches (errors.Is) wins; anything else is a 500.
 var problemTable = []struct {
 	err  error
 	kind problemKind
 }{
-	{liveness.ErrInvalidRequest, problemKind{http.StatusBadRequest, "invalid_request", "The request is not valid."}},
-	{errPayloadTooLarge, problemKind{http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is too large."}},
-	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json."}},
-	{errRouteNotFound, problemKind{http.StatusNotFound, "not_found", "No such resource."}},
-	{liveness.ErrNotFound, problemKind{http.StatusNotFound, "session_not_found", "The session does not exist."}},
-	{liveness.ErrLinkAlreadyIssued, problemKind{http.StatusConflict, "link_already_issued", "The session already has a link."}},
-	{liveness.ErrSessionFinalized, problemKind{http.StatusConflict, "session_finalized", "The session is already finished."}},
-	{liveness.ErrIdempotencyKeyReused, problemKind{http.StatusConflict, "idempotency_key_reused", "The Idempotency-Key was used with a different request."}},
-	{liveness.ErrIdempotencyInFlight, problemKind{http.StatusConflict, "request_in_progress", "A request with this Idempotency-Key is still in progress."}},
-	{liveness.ErrConflict, problemKind{http.StatusConflict, "concurrent_update", "The session changed during the request; retry."}},
-	{liveness.ErrInvalidSignature, problemKind{http.StatusUnauthorized, "invalid_signature", "The link signature is missing, invalid or expired."}},
-	{liveness.ErrUpstreamUnavailable, problemKind{http.StatusServiceUnavailable, "upstream_unavailable", "A service this app depends on is unavailable; retry later."}},
-	{context.DeadlineExceeded, problemKind{http.StatusServiceUnavailable, "upstream_unavailable", "A service this app depends on is unavailable; retry later."}},
-	{errNotImplemented, problemKind{http.StatusNotImplemented, "not_implemented", "This feature is not available yet."}},
+	{liveness.ErrInvalidRequest, problemKind{http.StatusBadRequest, "invalid_request", "The request is not valid.", 0}},
+	{errPayloadTooLarge, problemKind{http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is too large.", 0}},
+	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.", 0}},
+	{errRouteNotFound, problemKind{http.StatusNotFound, "not_found", "No such resource.", 0}},
+	{liveness.ErrNotFound, problemKind{http.StatusNotFound, "session_not_found", "The session does not exist.", 0}},
+	{liveness.ErrLinkAlreadyIssued, problemKind{http.StatusConflict, "link_already_issued", "The session already has a link.", 0}},
+	{liveness.ErrSessionFinalized, problemKind{http.StatusConflict, "session_finalized", "The session is already finished.", 0}},
+	{liveness.ErrIdempotencyKeyReused, problemKind{http.StatusConflict, "idempotency_key_reused", "The Idempotency-Key was used with a different request.", 0}},
+	{liveness.ErrIdempotencyInFlight, problemKind{http.StatusConflict, "request_in_progress", "A request with this Idempotency-Key is still in progress.", 1}},
+	{liveness.ErrConflict, problemKind{http.StatusConflict, "concurrent_update", "The session changed during the request; retry.", 0}},
+	{liveness.ErrInvalidSignature, problemKind{http.StatusUnauthorized, "invalid_signature", "The link signature is missing, invalid or expired.", 0}},
+	{liveness.ErrUpstreamUnavailable, upstreamUnavailable},
+	{context.DeadlineExceeded, upstreamUnavailable},
+	{ErrStarting, problemKind{http.StatusServiceUnavailable, "upstream_unavailable", "The app is starting or cannot reach a service it depends on yet; retry shortly.", 5}},
+	{errNotImplemented, problemKind{http.StatusNotImplemented, "not_implemented", "This feature is not available yet.", 0}},
 }
 
-var internalProblem = problemKind{http.StatusInternalServerError, "internal_error", "An unexpected error occurred."}
+var internalProblem = problemKind{http.StatusInternalServerError, "internal_error", "An unexpected error occurred.", 0}
 
 // problem is an RFC 9457 problem details body with the stable machine code of design §3.
 type problem struct {
@@ -67,24 +78,58 @@ func classify(err error) problemKind {
 	return internalProblem
 }
 
-// problem answers err. The client gets the table's words, plus the field-level reason for bad
-// input (which names only what the client sent); the log keeps the whole error chain.
-func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
+// problemFor is what the client hears about err: the table's words, plus the field-level reason
+// for bad input (which names only what the client sent). Nothing else of the chain leaves.
+func problemFor(err error) (problemKind, problem) {
 	k := classify(err)
 	p := problem{Type: "about:blank", Title: k.title, Status: k.status, Code: k.code}
-	var invalid *liveness.InvalidError
-	if errors.As(err, &invalid) {
+	if invalid, ok := errors.AsType[*liveness.InvalidError](err); ok {
 		p.Detail = invalid.Error()
 	}
-	s.log.LogAttrs(r.Context(), levelFor(k.status), "request failed",
-		slog.String("path", r.URL.Path), slog.String("code", k.code), slog.String("error", err.Error()))
-	if k.status == http.StatusServiceUnavailable || k.code == "request_in_progress" {
-		w.Header().Set("Retry-After", "1")
+	return k, p
+}
+
+// errorWriter writes the answer for an error the table has classified.
+type errorWriter func(w http.ResponseWriter, k problemKind, p problem)
+
+// writeProblemJSON answers as application/problem+json (RFC 9457).
+func writeProblemJSON(w http.ResponseWriter, k problemKind, p problem) {
+	if k.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(k.retryAfter))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(k.status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// WriteProblem answers err as application/problem+json from the one table, without logging: for
+// code that runs before a Server exists (the start gate).
+func WriteProblem(w http.ResponseWriter, err error) {
+	k, p := problemFor(err)
+	writeProblemJSON(w, k, p)
+}
+
+// handlerFunc is a handler that returns its error instead of answering it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// returning adapts h: an error it returns is answered from the one table as problem+json, and
+// logged with its whole chain. h must not have written anything when it returns an error.
+func (s *Server) returning(h handlerFunc) http.Handler { return s.returningAs(writeProblemJSON, h) }
+
+// returningAs is returning with the route's own way of writing the table's answer (the timer's
+// invocation envelope; the callback's HTML page).
+func (s *Server) returningAs(write errorWriter, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		k, p := problemFor(err)
+		s.log.LogAttrs(r.Context(), levelFor(k.status), "request failed",
+			slog.String("path", r.URL.Path), slog.String("code", k.code), slog.String("error", err.Error()))
+		write(w, k, p)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func TestFaceThrottledThenServes(t *testing.T) {

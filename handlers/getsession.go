@@ -8,18 +8,17 @@ import (
 )
 
 // getSession is GetSession: GET /api/sessions/{sessionId}.
-func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	id, err := sessionIDFrom(r)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return err
 	}
 	sess, err := s.store.GetSession(r.Context(), id)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewOf(sess))
+	return nil
 }
 
 // sessionIDFrom returns the route's session id, checked to be a GUID before it goes anywhere.

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/google/go-cmp/cmp"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func TestIdempotencyKey(t *testing.T) {
@@ -28,8 +29,8 @@ func TestIdempotencyKey(t *testing.T) {
 	if second.status != http.StatusOK {
 		t.Fatalf("replay = %d %s, want 200", second.status, second.body)
 	}
-	if got := second.session(t); !equalViews(got, v) {
-		t.Errorf("replay answered %+v, want the first session %+v", got, v)
+	if diff := cmp.Diff(v, second.session(t)); diff != "" {
+		t.Errorf("replay answered another session (-want first +got):\n%s", diff)
 	}
 	if loc := second.header.Get("Location"); loc != "/api/sessions/"+v.SessionID {
 		t.Errorf("replay Location = %q, want /api/sessions/%s", loc, v.SessionID)
@@ -121,7 +122,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("first request: %v", res.err)
 	}
-	first := a.check(firstReq, res.resp, res.body)
+	first := &reply{status: res.resp.StatusCode, header: res.resp.Header, body: res.body}
 	if first.status != http.StatusCreated {
 		t.Fatalf("first request = %d %s, want 201 after the Face client retried", first.status, first.body)
 	}

@@ -40,3 +40,13 @@ func writeInvocation(w http.ResponseWriter, status int, logs ...string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(invocationResponse{Outputs: map[string]any{}, Logs: logs})
 }
+
+// writeInvocationError answers a failed timer run: a non-2xx status fails the invocation (the
+// host logs it as failed), and the body is still the envelope the host requires.
+func writeInvocationError(w http.ResponseWriter, k problemKind, p problem) {
+	status := k.status
+	if status < 500 {
+		status = http.StatusInternalServerError // a run has no client to blame
+	}
+	writeInvocation(w, status, p.Title)
+}

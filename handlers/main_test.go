@@ -3,7 +3,7 @@ package handlers
 import (
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // One Azurite serves the whole test binary; each test gets tables of its own (see newApp).

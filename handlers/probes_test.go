@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/liveness-quicklink/functions/internal/testing/tap"
 )
 
 // clock is a settable clock shared by the handler and the store.
@@ -43,13 +45,10 @@ type tokenTap struct {
 	set []string
 }
 
-func (tt *tokenTap) wrap(next http.Handler, hook func(*http.Request)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hook(r)
-		tee := &teeWriter{ResponseWriter: w}
-		next.ServeHTTP(tee, r)
+func (tt *tokenTap) wrap(next http.Handler) http.Handler {
+	return tap.Handler(next, func(x tap.Exchange) {
 		var s struct{ AuthToken string }
-		if json.Unmarshal(tee.buf.Bytes(), &s) == nil && s.AuthToken != "" {
+		if json.Unmarshal(x.Body, &s) == nil && s.AuthToken != "" {
 			tt.mu.Lock()
 			tt.set = append(tt.set, s.AuthToken)
 			tt.mu.Unlock()
@@ -61,16 +60,6 @@ func (tt *tokenTap) tokens() []string {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	return append([]string(nil), tt.set...)
-}
-
-type teeWriter struct {
-	http.ResponseWriter
-	buf bytes.Buffer
-}
-
-func (w *teeWriter) Write(p []byte) (int, error) {
-	w.buf.Write(p)
-	return w.ResponseWriter.Write(p)
 }
 
 // faceHooks lets a test learn that a Face request has arrived, to act while it is in flight.
@@ -85,13 +74,17 @@ func (h *faceHooks) set(fn func(*http.Request)) {
 	h.fn = fn
 }
 
-func (a *app) onFaceRequest(r *http.Request) {
-	a.hooks.mu.Lock()
-	fn := a.hooks.fn
-	a.hooks.mu.Unlock()
-	if fn != nil {
-		fn(r)
-	}
+// wrap calls the hook set at the time a request arrives, then next.
+func (h *faceHooks) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		fn := h.fn
+		h.mu.Unlock()
+		if fn != nil {
+			fn(r)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // syncBuffer is a log sink that concurrent requests can share.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -16,17 +15,16 @@ import (
 // reconcileInvocation is the Reconcile timer function, invoked by the host as POST /Reconcile.
 // Items that fail stay in the index and are retried on the next tick; the run itself fails
 // (non-2xx, logged by the host as a failed invocation) only when the index cannot be read.
-func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) error {
 	if _, err := readInvocation(r); err != nil {
 		s.log.WarnContext(r.Context(), "reconcile: unreadable invocation payload", slog.String("error", err.Error()))
 	}
 	res, err := s.Reconcile(r.Context())
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "reconcile failed", slog.String("error", err.Error()))
-		writeInvocation(w, http.StatusInternalServerError, "reconcile failed: the work index could not be read")
-		return
+		return fmt.Errorf("reconcile: read the work index: %w", err)
 	}
 	writeInvocation(w, http.StatusOK, fmt.Sprintf("reconcile: %d due, %d finalized, %d failed", res.Due, res.Finalized, res.Failed))
+	return nil
 }
 
 // ReconcileResult counts what one run did.
@@ -35,10 +33,10 @@ type ReconcileResult struct{ Due, Finalized, Failed int }
 // reconcileBudget keeps one run inside the host's functionTimeout (5 minutes in host.json).
 const reconcileBudget = 4 * time.Minute
 
-// Reconcile finishes the sessions whose expiry is due: a finished attempt that no callback
-// recorded becomes completed or failed, anything else expired. It reads a bounded batch of the
-// due index, never the session table. When a dependency is down it stops early: what is left
-// stays due for the next tick instead of spending a retry cycle on every item.
+// Reconcile does the work that has come due, each entry as its reason says (liveness.DueReason).
+// It reads a bounded batch of the due index, never the session table. When a dependency is down
+// it stops early: what is left stays due for the next tick instead of spending a retry cycle on
+// every item.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileBudget)
 	defer cancel()
@@ -52,7 +50,8 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		finalized, err := s.reconcileOne(ctx, item)
 		if err != nil {
 			res.Failed++
-			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID), slog.String("error", err.Error()))
+			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
+				slog.String("reason", string(item.Reason)), slog.String("error", err.Error()))
 			if errors.Is(err, liveness.ErrUpstreamUnavailable) || ctx.Err() != nil {
 				break
 			}
@@ -65,7 +64,16 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	return res, nil
 }
 
-func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (bool, error) {
+// errUnknownReason marks a due entry that this version cannot handle (a newer one filed it). It
+// stays in the index: dropping it would lose work.
+var errUnknownReason = errors.New("unknown due reason; left for a version that knows it")
+
+// reconcileOne handles one due entry and removes it once its work is done; an entry whose work
+// failed stays for the next run. finalized reports that this entry finished its session.
+func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (finalized bool, err error) {
+	if !item.Reason.Valid() {
+		return false, fmt.Errorf("%q: %w", item.Reason, errUnknownReason)
+	}
 	sess, err := s.store.GetSession(ctx, item.SessionID)
 	if errors.Is(err, liveness.ErrNotFound) {
 		return false, s.store.DeleteDue(ctx, item) // a start that failed after indexing
@@ -73,57 +81,63 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (bool,
 	if err != nil {
 		return false, err
 	}
-	if sess.Status.Final() {
-		// A Face session whose deletion failed after the commit is deleted now; the item stays
-		// due until that works (Finalize filed a retry entry for just this).
-		if err := s.deleteFaceSession(ctx, sess); err != nil {
+	switch item.Reason {
+	case liveness.DueAnnounce:
+		// Not final: the commit this entry was filed for did not happen, so there is nothing to
+		// announce; the session's own expiry entry still stands.
+		if sess.Status.Final() {
+			if err := s.announce(ctx, sess); err != nil {
+				return false, err
+			}
+		}
+	case liveness.DueExpire:
+		if sess.Status.Final() {
+			break // finished otherwise; its announce entry covers the rest
+		}
+		if due := s.expiryDue(sess); s.now().Before(due) {
+			// Filed too early (never by this version): file it again for the right time, so the
+			// session still expires, and drop this one.
+			s.log.WarnContext(ctx, "reconcile: expiry entry filed before the session's expiry; filed again",
+				slog.String("sessionId", sess.ID), slog.Time("filedFor", item.Due), slog.Time("expiresAt", due))
+			if err := s.store.AddDue(ctx, liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: due}); err != nil {
+				return false, err
+			}
+			break
+		}
+		if err := s.finishFromFace(ctx, sess, liveness.StatusExpired); err != nil {
 			return false, err
 		}
-		return false, s.store.DeleteDue(ctx, item)
-	}
-	if s.now().Before(sess.ExpiresAt.Add(s.opts.ExpiryGrace)) {
-		// Not this session's expiry entry (an event-retry entry that a lost Finalize race left):
-		// the expiry entry written at start is still in the index and comes due on its own.
-		return false, s.store.DeleteDue(ctx, item)
-	}
-	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
-	if err != nil && !face.IsNotFound(err) {
-		return false, faceError("read the Face session", err)
-	}
-	sess.Status = liveness.StatusExpired
-	if fs != nil {
-		if status, outcome, ok := outcomeOf(fs); ok {
-			sess.Status, sess.Outcome = status, outcome
+		finalized = true
+	case liveness.DueAbandon:
+		if sess.Status.Final() {
+			break
 		}
+		if sess.ReturnedAt.IsZero() {
+			// No return was recorded, so there is nothing to abandon; the expiry entry stands.
+			s.log.WarnContext(ctx, "reconcile: abandon entry without a recorded return; dropped", slog.String("sessionId", sess.ID))
+			break
+		}
+		if err := s.finishFromFace(ctx, sess, liveness.StatusAbandoned); err != nil {
+			return false, err
+		}
+		finalized = true
 	}
-	sess.CompletedAt = s.now()
-	sess.AuthToken = ""
-	event, err := events.Marshal(sess, s.settings.PublicBaseURL)
-	if err != nil {
-		return false, err
-	}
-	if err := s.store.Finalize(ctx, sess, event); err != nil {
-		return false, err // a conflict means another writer moved it: the next run decides again
-	}
-	s.log.InfoContext(ctx, "session finalized by reconcile", slog.String("sessionId", sess.ID), slog.String("status", string(sess.Status)))
-	if fs == nil {
-		sess.FaceDeleted = true // Face no longer has it
-	}
-	if err := s.deleteFaceSession(ctx, sess); err != nil {
-		return true, err // recorded; the item stays due for the deletion
-	}
-	return true, s.store.DeleteDue(ctx, item)
+	return finalized, s.store.DeleteDue(ctx, item)
 }
 
-// deleteFaceSession revokes what the Face session still holds once its outcome is recorded
-// (when DELETE_FACE_SESSIONS is on). It runs after the commit: deleting first could lose a result
-// that the commit then failed to keep.
-func (s *Server) deleteFaceSession(ctx context.Context, sess *liveness.Session) error {
-	if !s.settings.DeleteFaceSessions || sess.FaceDeleted {
-		return nil
+// finishFromFace finishes sess with what Face says: the latest finished attempt's outcome, else
+// the fallback status (expired or abandoned). A Face session that is gone counts as no attempt.
+func (s *Server) finishFromFace(ctx context.Context, sess *liveness.Session, fallback liveness.Status) error {
+	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
+	if err != nil && !face.IsNotFound(err) {
+		return faceError("read the Face session", err)
 	}
-	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
-		return faceError("delete the Face session", err)
+	status, outcome := fallback, (*liveness.Outcome)(nil)
+	if fs == nil {
+		sess.FaceDeleted = true // nothing left at Face to revoke
+	} else if st, o, ok := outcomeOf(fs); ok {
+		status, outcome = st, o
 	}
-	return nil
+	// A conflict means another writer moved the session: its entries decide on the next run.
+	return s.finish(ctx, sess, status, outcome)
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 // After a final state is recorded the Face session must be deleted (design §4: the token, the link

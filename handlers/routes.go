@@ -15,14 +15,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 
 	mux.HandleFunc("GET /api/health", s.health)
-	mux.HandleFunc("POST /api/sessions", s.startSession)
-	mux.HandleFunc("GET /api/sessions/{sessionId}", s.getSession)
-	mux.HandleFunc("DELETE /api/sessions/{sessionId}", s.cancelSession)
-	mux.HandleFunc("POST /Reconcile", s.reconcileInvocation)
+	mux.Handle("POST /api/sessions", s.returning(s.startSession))
+	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.getSession))
+	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.cancelSession))
+	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.reconcileInvocation))
 
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, errRouteNotFound)
-	})
+	mux.Handle("/", s.returning(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound }))
 	return s.logRequests(caseInsensitive(mux))
 }
 

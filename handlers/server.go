@@ -26,6 +26,7 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s *liveness.Session) error
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
 	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
+	MarkFaceDeleted(ctx context.Context, s *liveness.Session) error
 
 	ReserveIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) (*liveness.IdempotencyRecord, error)
 	CompleteIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) error
@@ -41,7 +42,7 @@ type Settings struct {
 	// PublicBaseURL is the app's base URL: the CloudEvents source.
 	PublicBaseURL string
 	DefaultMode   liveness.Mode
-	// AllowedReturnOrigins are normalized origins (see config.NormalizeOrigin).
+	// AllowedReturnOrigins are normalized origins (see origin.Normalize).
 	AllowedReturnOrigins []string
 	DeleteFaceSessions   bool
 }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/liveness-quicklink/functions/internal/config"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/origin"
 )
 
 // Limits of design §3.
@@ -186,7 +186,7 @@ func checkReturnURL(raw string, allowed []string) (string, error) {
 	if u.User != nil {
 		return "", liveness.Invalid(field, "must not contain user information")
 	}
-	origin, err := config.Origin(u)
+	origin, err := origin.Of(u)
 	if err != nil {
 		return "", liveness.Invalid(field, err.Error())
 	}

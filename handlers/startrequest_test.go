@@ -10,8 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/liveness-quicklink/functions/internal/config"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/origin"
 )
 
 // testOrigins are the allowed returnUrl origins of every test, normalized as config does it.
@@ -19,9 +19,9 @@ func testOrigins(tb testing.TB) []string {
 	tb.Helper()
 	var out []string
 	for _, raw := range []string{"https://App.Example.com:443/", "http://localhost:3000"} {
-		o, err := config.NormalizeOrigin(raw)
+		o, err := origin.Normalize(raw)
 		if err != nil {
-			tb.Fatalf("NormalizeOrigin(%q): %v", raw, err)
+			tb.Fatalf("origin.Normalize(%q): %v", raw, err)
 		}
 		out = append(out, o)
 	}
@@ -181,7 +181,7 @@ func checkAcceptedParams(t *testing.T, p *startParams, origins []string) {
 		u, err := url.Parse(p.ReturnURL)
 		if err != nil || len(p.ReturnURL) > maxReturnURL || u.User != nil {
 			t.Errorf("accepted returnUrl %q", p.ReturnURL)
-		} else if o, err := config.Origin(u); err != nil || !slices.Contains(origins, o) {
+		} else if o, err := origin.Of(u); err != nil || !slices.Contains(origins, o) {
 			t.Errorf("accepted returnUrl %q of origin %q (%v), not an allowed one", p.ReturnURL, o, err)
 		}
 	}

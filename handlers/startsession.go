@@ -20,25 +20,21 @@ import (
 const inFlightTimeout = 2 * time.Minute
 
 // startSession is StartSession: POST /api/sessions.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request) error {
 	key := r.Header.Get("Idempotency-Key")
 	if err := checkIdempotencyKey(key); err != nil {
-		s.problem(w, r, err)
-		return
+		return err
 	}
 	body, err := readBody(r, s.opts.MaxBodyBytes)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return err
 	}
 	p, err := parseStartRequest(body, s.settings.DefaultMode, s.settings.AllowedReturnOrigins)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return err
 	}
 	if p.IssueLink {
-		s.problem(w, r, fmt.Errorf("issueLink: %w", errNotImplemented))
-		return
+		return fmt.Errorf("issueLink: %w", errNotImplemented)
 	}
 
 	ctx, cancel := detached(r, startBudget)
@@ -51,8 +47,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		sess, created, err = s.startIdempotent(ctx, key, p)
 	}
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/sessions/"+sess.ID)
 	status := http.StatusCreated
@@ -60,6 +55,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, viewOf(sess))
+	return nil
 }
 
 // startIdempotent creates at most one session per Idempotency-Key and request within the window.
@@ -148,7 +144,7 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		ExpiresAt:           now.Add(time.Duration(p.TTLSeconds) * time.Second),
 		AuthToken:           fs.AuthToken,
 	}
-	due := liveness.DueItem{SessionID: sess.ID, Due: sess.ExpiresAt.Add(s.opts.ExpiryGrace)}
+	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
 	if err := s.store.AddDue(ctx, due); err != nil {
 		s.discardFaceSession(ctx, sess)
 		return nil, fmt.Errorf("index the session: %w", err)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 const (

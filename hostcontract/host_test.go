@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // fakeHandler builds testdata/fakehandler, a handler that reports how it was started.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // TestHandlerRoutesPairWithFunctions: every function has a handler route the host can call, and

@@ -1,7 +1,6 @@
 package hostcontract
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,8 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/tap"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // StandIns are the services the handler's app settings point at in tests: the Face stand-in
@@ -104,17 +104,11 @@ type tokenRecorder struct {
 }
 
 func (r *tokenRecorder) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method != http.MethodPost {
-			next.ServeHTTP(w, req)
-			return
-		}
-		tee := &teeWriter{ResponseWriter: w}
-		next.ServeHTTP(tee, req)
+	return tap.Handler(next, func(x tap.Exchange) {
 		var created struct {
 			AuthToken string `json:"authToken"`
 		}
-		if json.Unmarshal(tee.body.Bytes(), &created) == nil && created.AuthToken != "" {
+		if x.Request.Method == http.MethodPost && json.Unmarshal(x.Body, &created) == nil && created.AuthToken != "" {
 			r.mu.Lock()
 			r.tokens = append(r.tokens, created.AuthToken)
 			r.mu.Unlock()
@@ -127,15 +121,3 @@ func (r *tokenRecorder) list() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.tokens...)
 }
-
-type teeWriter struct {
-	http.ResponseWriter
-	body bytes.Buffer
-}
-
-func (w *teeWriter) Write(b []byte) (int, error) {
-	w.body.Write(b)
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

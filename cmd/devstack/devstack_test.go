@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // TestMakeRunFlow runs what `make run` runs, executes the three curl lines it prints exactly as

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func main() {

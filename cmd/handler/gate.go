@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/liveness-quicklink/functions/handlers"
 )
 
 // startGate answers the host's readiness probe at once and holds other requests until the
@@ -48,8 +50,5 @@ func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-g.stopping:
 	case <-time.After(g.wait):
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Retry-After", "5")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte(`{"type":"about:blank","title":"The app is starting or could not start.","status":503,"code":"upstream_unavailable"}` + "\n"))
+	handlers.WriteProblem(w, handlers.ErrStarting)
 }

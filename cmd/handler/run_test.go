@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

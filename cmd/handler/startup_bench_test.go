@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // BenchmarkColdStart is the time from exec to the first answer to the host's readiness probe

@@ -15,6 +15,7 @@ import (
 	"github.com/liveness-quicklink/functions/handlers"
 	"github.com/liveness-quicklink/functions/internal/config"
 	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/origin"
 	"github.com/liveness-quicklink/functions/internal/store"
 )
 
@@ -28,7 +29,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (http.Hand
 	}
 	faceOpts := &face.ClientOptions{APIKey: cfg.FaceAPIKey}
 	// Credentials travel over plain http only to a stand-in on this machine.
-	if u, err := url.Parse(cfg.FaceEndpoint); err == nil && u.Scheme == "http" && config.IsLoopback(u.Hostname()) {
+	if u, err := url.Parse(cfg.FaceEndpoint); err == nil && u.Scheme == "http" && origin.IsLoopback(u.Hostname()) {
 		faceOpts.InsecureAllowCredentialWithHTTP = true
 	}
 	faceClient, err := face.NewClient(cfg.FaceEndpoint, cred, faceOpts)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/origin"
 )
 
 // Config is the validated configuration of the handler.
@@ -147,7 +148,7 @@ func (r *reader) url(name string, required bool, def string) string {
 	}
 	// Credentials and tokens travel to these endpoints, and azcore refuses to send them over
 	// plain http anyway: http is for stand-ins on this machine only.
-	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !origin.IsLoopback(u.Hostname()) {
 		r.bad("%s must use https (http only for a loopback host)", name)
 		return ""
 	}
@@ -195,7 +196,7 @@ func (r *reader) origins(name string) []string {
 		if part == "" {
 			continue
 		}
-		o, err := NormalizeOrigin(part)
+		o, err := origin.Normalize(part)
 		if err != nil {
 			r.bad("%s: %q %v", name, part, err)
 			continue

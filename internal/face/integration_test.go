@@ -14,9 +14,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/liveness-quicklink/functions/internal/facespec"
-	"github.com/liveness-quicklink/functions/internal/facestub"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/facespec"
 )
 
 // The client against the Face stand-in, with every request and response checked against Microsoft's

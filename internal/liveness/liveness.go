@@ -66,6 +66,7 @@ type Session struct {
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	LinkIssuedAt        time.Time // zero until a link is issued
+	ReturnedAt          time.Time // zero until the user first comes back without a finished attempt
 	CompletedAt         time.Time // zero until the session is final
 
 	// AuthToken is the Face session token. It is a bearer secret: kept only until the link is issued
@@ -130,9 +131,29 @@ type IdempotencyRecord struct {
 	ETag      string
 }
 
-// DueItem is an entry of the index of due work that Reconcile reads.
+// DueItem is an entry of the index of due work that Reconcile reads. A session can have one
+// entry per reason.
 type DueItem struct {
 	SessionID string
+	Reason    DueReason
 	Due       time.Time
 	ETag      string
 }
+
+// DueReason says what a due entry is for; Reconcile dispatches on it and never infers it.
+type DueReason string
+
+const (
+	// DueExpire is filed at start, for ExpiresAt plus the grace period: finish the session with
+	// the outcome of a finished attempt, else as expired.
+	DueExpire DueReason = "expire"
+	// DueAbandon is filed when the user returns without a finished attempt, ABANDON_AFTER_SECONDS
+	// later: finish with the outcome of an attempt that finished meanwhile, else as abandoned.
+	DueAbandon DueReason = "abandon"
+	// DueAnnounce is filed just before a final state commits: publish its event if it is still
+	// unsent and revoke the Face session, where the request that finished it could not.
+	DueAnnounce DueReason = "announce"
+)
+
+// Valid reports whether r is a reason this version knows.
+func (r DueReason) Valid() bool { return r == DueExpire || r == DueAbandon || r == DueAnnounce }

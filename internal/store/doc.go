@@ -3,11 +3,11 @@
 //
 // # Rows
 //
-//	PartitionKey              RowKey         what
-//	<sessionId>               "session"      the session; Outcome flattened into Outcome*/Failure*/Verify* columns
-//	<sessionId>               "event"        outbox: the session's final event (Event, Sent, CreatedAt, SentAt)
-//	<sha-256 hex of the key>  "idempotency"  BodyHash, SessionID (empty while in flight), CreatedAt
-//	"due-" + yyyyMMddHHmm     <sessionId>    Due: work for Reconcile, bucketed by UTC minute
+//	PartitionKey              RowKey                what
+//	<sessionId>               "session"             the session; Outcome flattened into Outcome*/Failure*/Verify* columns
+//	<sessionId>               "event"               outbox: the session's final event (Event, Sent, CreatedAt, SentAt)
+//	<sha-256 hex of the key>  "idempotency"         BodyHash, SessionID (empty while in flight), CreatedAt
+//	"due-" + yyyyMMddHHmm     <sessionId>_<reason>  SessionID, Reason, Due: work for Reconcile, bucketed by UTC minute
 //
 // Session ids (GUIDs) and key hashes are hexadecimal, so no such partition sorts between "due-" and
 // "due-<any bucket>": Reconcile reads `PartitionKey ge 'due-' and PartitionKey le 'due-<now>'` with a
@@ -23,9 +23,13 @@
 // Every session change is conditional on the ETag the caller read (Replace with If-Match, never
 // Upsert). Finalize writes the final session and its event row in one entity-group transaction, so an
 // outcome is never recorded without its event, and of two racing finalizers exactly one commits.
-// Before committing, Finalize also files the session as due work EventRetryDelay later: if the event
-// is not sent and marked sent by then, Reconcile finds it through ListDue and PendingEvent. Reconcile
-// deletes a due row once the session is final and its event is sent (or re-files it).
+// Before committing, Finalize also files a DueAnnounce entry AnnounceDelay later: what the request
+// that finished the session could not announce (an unsent event, a Face session not yet revoked),
+// Reconcile finds through ListDue, PendingEvent and the FaceDeleted column.
+//
+// Each due entry names its reason (liveness.DueReason: expire, abandon, announce), so that
+// Reconcile dispatches on what the entry is for instead of guessing it from the clock; a session
+// has at most one entry per reason and minute.
 //
 // # Errors
 //

@@ -21,21 +21,39 @@ const (
 type dueEntity struct {
 	PartitionKey string
 	RowKey       string
+	SessionID    string
+	Reason       string
 	Due          string
 	ETag         string `json:"odata.etag,omitempty"`
 }
 
 func duePartition(t time.Time) string { return duePrefix + t.UTC().Format(bucketLayout) }
 
+// dueRowKey keeps one entry per session and reason in a minute's bucket.
+func dueRowKey(item liveness.DueItem) string { return item.SessionID + "_" + string(item.Reason) }
+
+func checkDue(item liveness.DueItem) error {
+	if err := validSessionID(item.SessionID); err != nil {
+		return err
+	}
+	if !item.Reason.Valid() {
+		return liveness.Invalid("reason", fmt.Sprintf("unknown due reason %q", item.Reason))
+	}
+	return nil
+}
+
 // AddDue files item as work for Reconcile at item.Due. Filing the same item twice is harmless.
 func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
-	if err := validSessionID(item.SessionID); err != nil {
+	if err := checkDue(item); err != nil {
 		return err
 	}
 	if item.Due.IsZero() {
 		return liveness.Invalid("due", "zero time")
 	}
-	data, err := json.Marshal(dueEntity{PartitionKey: duePartition(item.Due), RowKey: item.SessionID, Due: formatTime(item.Due)})
+	data, err := json.Marshal(dueEntity{
+		PartitionKey: duePartition(item.Due), RowKey: dueRowKey(item),
+		SessionID: item.SessionID, Reason: string(item.Reason), Due: formatTime(item.Due),
+	})
 	if err != nil {
 		return fmt.Errorf("store: add due: %w", err)
 	}
@@ -46,7 +64,8 @@ func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
 }
 
 // ListDue returns at most limit items due at or before now, oldest minute first. It reads the due
-// partitions up to now's minute only, never the whole table.
+// partitions up to now's minute only, never the whole table. An entry whose reason this version
+// does not know (one filed by a newer version) comes back as it is: Reconcile leaves it alone.
 func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]liveness.DueItem, error) {
 	if limit <= 0 {
 		return nil, liveness.Invalid("limit", "must be positive")
@@ -78,14 +97,14 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]livene
 // DeleteDue removes a due item. With item.ETag set (as ListDue returns it) it removes only that
 // version: ErrConflict if the item was filed again meanwhile. An item already gone is not an error.
 func (s *Store) DeleteDue(ctx context.Context, item liveness.DueItem) error {
-	if err := validSessionID(item.SessionID); err != nil {
+	if err := checkDue(item); err != nil {
 		return err
 	}
 	etag := azcore.ETagAny
 	if item.ETag != "" {
 		etag = azcore.ETag(item.ETag)
 	}
-	_, err := s.table.DeleteEntity(ctx, duePartition(item.Due), item.SessionID, &aztables.DeleteEntityOptions{IfMatch: &etag})
+	_, err := s.table.DeleteEntity(ctx, duePartition(item.Due), dueRowKey(item), &aztables.DeleteEntityOptions{IfMatch: &etag})
 	if err != nil {
 		if err = mapError("delete due", err); !errors.Is(err, liveness.ErrNotFound) {
 			return err
@@ -103,7 +122,10 @@ func decodeDue(raw []byte) (liveness.DueItem, error) {
 	if err != nil {
 		return liveness.DueItem{}, fmt.Errorf("due row: %w", err)
 	}
-	return liveness.DueItem{SessionID: e.RowKey, Due: due, ETag: e.ETag}, nil
+	if !liveness.ValidSessionID(e.SessionID) || e.RowKey != e.SessionID+"_"+e.Reason {
+		return liveness.DueItem{}, fmt.Errorf("due row %q: session id %q and reason %q do not match its key", e.RowKey, e.SessionID, e.Reason)
+	}
+	return liveness.DueItem{SessionID: e.SessionID, Reason: liveness.DueReason(e.Reason), Due: due, ETag: e.ETag}, nil
 }
 
 func pageSize(limit int) *int32 {

@@ -2,11 +2,14 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -26,8 +29,11 @@ func TestListDueReadsOnlyDueBucketsInOrder(t *testing.T) {
 		t.Fatalf("Reserve: %v", err)
 	}
 
+	reasons := []liveness.DueReason{liveness.DueExpire, liveness.DueAbandon, liveness.DueAnnounce}
+	n := 0
 	at := func(d time.Duration) liveness.DueItem {
-		return liveness.DueItem{SessionID: uuid.NewString(), Due: now.Add(d)}
+		n++
+		return liveness.DueItem{SessionID: uuid.NewString(), Reason: reasons[n%len(reasons)], Due: now.Add(d)}
 	}
 	hourAgo, minuteAgo, sameMinuteEarlier, exactlyNow := at(-time.Hour), at(-time.Minute), at(-20*time.Second), at(0)
 	sameMinuteLater, nextMinute, tomorrow := at(20*time.Second), at(time.Minute), at(24*time.Hour)
@@ -86,7 +92,7 @@ func TestListDuePagesUpToTheLimit(t *testing.T) {
 	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
 	const n = maxPageSize + 5
 	for i := range n {
-		if err := f.store.AddDue(t.Context(), liveness.DueItem{SessionID: uuid.NewString(), Due: now.Add(-time.Duration(i) * time.Second)}); err != nil {
+		if err := f.store.AddDue(t.Context(), liveness.DueItem{SessionID: uuid.NewString(), Reason: liveness.DueExpire, Due: now.Add(-time.Duration(i) * time.Second)}); err != nil {
 			t.Fatalf("AddDue: %v", err)
 		}
 	}
@@ -112,7 +118,8 @@ func TestDeleteDue(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := t.Context()
 	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
-	keep, drop := liveness.DueItem{SessionID: uuid.NewString(), Due: now}, liveness.DueItem{SessionID: uuid.NewString(), Due: now}
+	keep := liveness.DueItem{SessionID: uuid.NewString(), Reason: liveness.DueExpire, Due: now}
+	drop := liveness.DueItem{SessionID: uuid.NewString(), Reason: liveness.DueExpire, Due: now}
 	for _, it := range []liveness.DueItem{keep, drop} {
 		if err := f.store.AddDue(ctx, it); err != nil {
 			t.Fatalf("AddDue: %v", err)
@@ -149,14 +156,83 @@ func TestDeleteDue(t *testing.T) {
 
 func assertDue(t *testing.T, got, want []liveness.DueItem) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("due items: got %d %v, want %d %v", len(got), got, len(want), want)
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(liveness.DueItem{}, "ETag"), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("due items (-want +got):\n%s", diff)
 	}
-	for i := range want {
-		if got[i].SessionID != want[i].SessionID || !got[i].Due.Equal(want[i].Due) {
-			t.Errorf("due item %d = %s at %v, want %s at %v", i, got[i].SessionID, got[i].Due, want[i].SessionID, want[i].Due)
+}
+
+// A session has one entry per reason: filing one does not replace another, and deleting one
+// leaves the other.
+func TestDueEntriesOfOneSessionKeepTheirReasons(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
+	id := uuid.NewString()
+	var items []liveness.DueItem
+	for _, r := range []liveness.DueReason{liveness.DueAbandon, liveness.DueAnnounce, liveness.DueExpire} {
+		it := liveness.DueItem{SessionID: id, Reason: r, Due: now}
+		if err := f.store.AddDue(ctx, it); err != nil {
+			t.Fatalf("AddDue(%s): %v", r, err)
+		}
+		items = append(items, it)
+	}
+	got, err := f.store.ListDue(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("ListDue: %v", err)
+	}
+	assertDue(t, got, items)
+
+	if err := f.store.DeleteDue(ctx, items[1]); err != nil {
+		t.Fatalf("DeleteDue(%s): %v", items[1].Reason, err)
+	}
+	got, err = f.store.ListDue(ctx, now, 10)
+	if err != nil {
+		t.Fatalf("ListDue: %v", err)
+	}
+	assertDue(t, got, []liveness.DueItem{items[0], items[2]})
+}
+
+func TestAddDueRefusesAnEntryWithoutAKnownReason(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, r := range []liveness.DueReason{"", "retry", "expire_", "Expire"} {
+		it := liveness.DueItem{SessionID: uuid.NewString(), Reason: r, Due: time.Now()}
+		if err := f.store.AddDue(t.Context(), it); !errors.Is(err, liveness.ErrInvalidRequest) {
+			t.Errorf("AddDue with reason %q = %v, want ErrInvalidRequest", r, err)
+		}
+		if err := f.store.DeleteDue(t.Context(), it); !errors.Is(err, liveness.ErrInvalidRequest) {
+			t.Errorf("DeleteDue with reason %q = %v, want ErrInvalidRequest", r, err)
 		}
 	}
+	if reqs := f.http.take(); len(reqs) != 0 {
+		t.Errorf("refused entries reached the table: %v", reqs)
+	}
+}
+
+// An entry of a reason this version does not know (a newer version filed it during a rolling
+// deploy) is listed as it is, for Reconcile to leave alone, and does not hide the others.
+func TestListDueReturnsAnUnknownReasonAsItIs(t *testing.T) {
+	f := newFixture(t, nil)
+	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
+	id := uuid.NewString()
+	row := fmt.Sprintf(`{"PartitionKey":%q,"RowKey":%q,"SessionID":%q,"Reason":"retain","Due":%q}`,
+		duePartition(now), id+"_retain", id, formatTime(now))
+	if _, err := f.raw.AddEntity(t.Context(), []byte(row), nil); err != nil {
+		t.Fatalf("adding a raw due row: %v", err)
+	}
+	known := liveness.DueItem{SessionID: uuid.NewString(), Reason: liveness.DueExpire, Due: now}
+	if err := f.store.AddDue(t.Context(), known); err != nil {
+		t.Fatalf("AddDue: %v", err)
+	}
+	got, err := f.store.ListDue(t.Context(), now, 10)
+	if err != nil {
+		t.Fatalf("ListDue: %v", err)
+	}
+	unknown := liveness.DueItem{SessionID: id, Reason: "retain", Due: now}
+	want := []liveness.DueItem{unknown, known}
+	if known.SessionID < id {
+		want = []liveness.DueItem{known, unknown}
+	}
+	assertDue(t, got, want)
 }
 
 func query(t *testing.T, req string) url.Values {

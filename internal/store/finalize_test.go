@@ -2,17 +2,17 @@ package store
 
 import (
 	"errors"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
 func TestFinalizeRecordsSessionAndEventTogether(t *testing.T) {
 	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-	f := newFixture(t, &Options{Now: fixedClock(now), EventRetryDelay: 2 * time.Minute})
+	f := newFixture(t, &Options{Now: fixedClock(now), AnnounceDelay: 2 * time.Minute})
 	sess := f.createSession(t, newSession())
 	final := finalCopy(sess, "realface")
 	event := []byte(`{"specversion":"1.0","id":"x/completed"}`)
@@ -24,8 +24,8 @@ func TestFinalizeRecordsSessionAndEventTogether(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
-	if !reflect.DeepEqual(got, stored(final)) {
-		t.Errorf("after Finalize the session is\n %s\nwant\n %s", dump(got), dump(stored(final)))
+	if diff := cmp.Diff(stored(final), got); diff != "" {
+		t.Errorf("session after Finalize (-want +got):\n%s", diff)
 	}
 	pending, found, err := f.store.PendingEvent(t.Context(), sess.ID)
 	if err != nil || !found || string(pending) != string(event) {
@@ -43,11 +43,11 @@ func TestFinalizeRecordsSessionAndEventTogether(t *testing.T) {
 
 	// Filed as due work so that Reconcile resends it if nobody marks it sent.
 	if due, err := f.store.ListDue(t.Context(), now.Add(time.Minute), 10); err != nil || len(due) != 0 {
-		t.Errorf("ListDue before EventRetryDelay = %v, %v; want nothing yet", due, err)
+		t.Errorf("ListDue before AnnounceDelay = %v, %v; want nothing yet", due, err)
 	}
 	due, err := f.store.ListDue(t.Context(), now.Add(2*time.Minute), 10)
-	if err != nil || len(due) != 1 || due[0].SessionID != sess.ID {
-		t.Errorf("ListDue after EventRetryDelay = %v, %v; want the finalized session", due, err)
+	if err != nil || len(due) != 1 || due[0].SessionID != sess.ID || due[0].Reason != liveness.DueAnnounce {
+		t.Errorf("ListDue after AnnounceDelay = %v, %v; want the finalized session's announce entry", due, err)
 	}
 
 	if err := f.store.MarkEventSent(t.Context(), sess.ID); err != nil {
@@ -96,8 +96,8 @@ func TestFinalizeWithStaleETagWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
-	if !reflect.DeepEqual(got, stored(sess)) {
-		t.Errorf("a failed Finalize changed the session:\n got %s\nwant %s", dump(got), dump(stored(sess)))
+	if diff := cmp.Diff(stored(sess), got); diff != "" {
+		t.Errorf("a failed Finalize changed the session (-want +got):\n%s", diff)
 	}
 }
 

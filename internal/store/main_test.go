@@ -13,7 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/google/uuid"
 	"github.com/liveness-quicklink/functions/internal/liveness"
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -60,8 +61,10 @@ func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error
 }
 
 // Finalize records a final session and its outgoing event atomically: the session is replaced if it
-// is still the version sess.ETag names, and the event row is added with sent=false. When another
-// writer got there first, it returns ErrConflict and writes nothing (but a harmless due row).
+// is still the version sess.ETag names, and the event row is added with sent=false. Just before,
+// it files a DueAnnounce entry AnnounceDelay later, so that no committed state can miss its
+// announcement. When another writer got there first, it returns ErrConflict and writes nothing
+// but that entry, which Reconcile drops once it sees there is nothing of this commit to announce.
 //
 // A final session needs no Face token, so Finalize clears sess.AuthToken before writing.
 //
@@ -87,8 +90,7 @@ func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []by
 	if err != nil {
 		return err
 	}
-	// Filed before the commit, so that no committed event can miss Reconcile's attention.
-	if err := s.AddDue(ctx, liveness.DueItem{SessionID: sess.ID, Due: now.Add(s.eventRetryDelay)}); err != nil {
+	if err := s.AddDue(ctx, liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueAnnounce, Due: now.Add(s.announceDelay)}); err != nil {
 		return err
 	}
 	etag := azcore.ETag(sess.ETag)
@@ -105,6 +107,34 @@ func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []by
 	if got, err := s.GetSession(ctx, sess.ID); err == nil && sameState(got, sess) {
 		sess.ETag = got.ETag
 	}
+	return nil
+}
+
+// MarkFaceDeleted records on a final session that its Face session is gone (token, link and
+// images revoked), so that Reconcile does not call Face for it again. It changes that column only.
+// ErrNotFound if there is no such session; ErrInvalidRequest if it is not final.
+func (s *Store) MarkFaceDeleted(ctx context.Context, sess *liveness.Session) error {
+	if err := validSessionID(sess.ID); err != nil {
+		return err
+	}
+	if !sess.Status.Final() {
+		// A session that can still change is only ever replaced whole, under its ETag.
+		return liveness.Invalid("status", "not a final state")
+	}
+	data, err := json.Marshal(struct {
+		PartitionKey, RowKey string
+		FaceDeleted          bool
+	}{sess.ID, rowSession, true})
+	if err != nil {
+		return fmt.Errorf("store: mark face deleted: %w", err)
+	}
+	// Merge with If-Match *: a final row changes in nothing else, and the row must exist.
+	anyVersion := azcore.ETagAny
+	resp, err := s.table.UpdateEntity(ctx, data, &aztables.UpdateEntityOptions{IfMatch: &anyVersion, UpdateMode: aztables.UpdateModeMerge})
+	if err != nil {
+		return mapError("mark face deleted", err)
+	}
+	sess.FaceDeleted, sess.ETag = true, string(resp.ETag)
 	return nil
 }
 

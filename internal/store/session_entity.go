@@ -29,6 +29,7 @@ type sessionEntity struct {
 	CreatedAt           string `json:",omitempty"`
 	ExpiresAt           string `json:",omitempty"`
 	LinkIssuedAt        string `json:",omitempty"`
+	ReturnedAt          string `json:",omitempty"`
 	CompletedAt         string `json:",omitempty"`
 	AuthToken           string `json:",omitempty"`
 	FaceDeleted         bool
@@ -69,6 +70,7 @@ func encodeSession(sess *liveness.Session) ([]byte, error) {
 		CreatedAt:           formatTime(sess.CreatedAt),
 		ExpiresAt:           formatTime(sess.ExpiresAt),
 		LinkIssuedAt:        formatTime(sess.LinkIssuedAt),
+		ReturnedAt:          formatTime(sess.ReturnedAt),
 		CompletedAt:         formatTime(sess.CompletedAt),
 		AuthToken:           sess.AuthToken,
 		FaceDeleted:         sess.FaceDeleted,
@@ -148,6 +150,7 @@ func decodeSession(data []byte, etag string) (*liveness.Session, error) {
 		{"CreatedAt", e.CreatedAt, &sess.CreatedAt},
 		{"ExpiresAt", e.ExpiresAt, &sess.ExpiresAt},
 		{"LinkIssuedAt", e.LinkIssuedAt, &sess.LinkIssuedAt},
+		{"ReturnedAt", e.ReturnedAt, &sess.ReturnedAt},
 		{"CompletedAt", e.CompletedAt, &sess.CompletedAt},
 	} {
 		var err error

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -28,6 +29,7 @@ func fullSession() *liveness.Session {
 		CreatedAt:           created,
 		ExpiresAt:           created.Add(24 * time.Hour),
 		LinkIssuedAt:        created.Add(time.Second),
+		ReturnedAt:          created.Add(30 * time.Second),
 		CompletedAt:         created.Add(time.Minute + time.Nanosecond),
 		AuthToken:           "eyJ.secret.token",
 		FaceDeleted:         true,
@@ -89,8 +91,8 @@ func TestSessionRoundTrip(t *testing.T) {
 				t.Fatalf("GetSession: %v", err)
 			}
 			want.ETag = sess.ETag
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("GetSession after CreateSession:\n got %s\nwant %s", dump(got), dump(want))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("GetSession after CreateSession (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -170,8 +172,8 @@ func TestUpdateSessionIsConditional(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
-	if !reflect.DeepEqual(got, stored(sess)) {
-		t.Errorf("a stale update changed the session:\n got %s\nwant %s", dump(got), dump(stored(sess)))
+	if diff := cmp.Diff(stored(sess), got); diff != "" {
+		t.Errorf("a stale update changed the session (-want +got):\n%s", diff)
 	}
 
 	noETag := *got
@@ -233,7 +235,7 @@ func TestOversizedPropertiesAreRejected(t *testing.T) {
 // stored is sess as the store gives it back: times in UTC.
 func stored(sess *liveness.Session) *liveness.Session {
 	c := *sess
-	for _, t := range []*time.Time{&c.CreatedAt, &c.ExpiresAt, &c.LinkIssuedAt, &c.CompletedAt} {
+	for _, t := range []*time.Time{&c.CreatedAt, &c.ExpiresAt, &c.LinkIssuedAt, &c.ReturnedAt, &c.CompletedAt} {
 		if !t.IsZero() {
 			*t = t.UTC()
 		}
@@ -248,4 +250,50 @@ func stored(sess *liveness.Session) *liveness.Session {
 func dump(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestMarkFaceDeletedChangesThatColumnOnly(t *testing.T) {
+	f := newFixture(t, nil)
+	sess := f.createSession(t, newSession())
+	final := finalCopy(sess, "realface")
+	if err := f.store.Finalize(t.Context(), final, []byte(`{}`)); err != nil {
+		t.Fatalf("Finalize: %v", err)
+	}
+	before, err := f.store.GetSession(t.Context(), sess.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if before.FaceDeleted {
+		t.Fatalf("FaceDeleted already set: the test proves nothing")
+	}
+	if err := f.store.MarkFaceDeleted(t.Context(), final); err != nil {
+		t.Fatalf("MarkFaceDeleted: %v", err)
+	}
+	after, err := f.store.GetSession(t.Context(), sess.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	want := *before
+	want.FaceDeleted, want.ETag = true, after.ETag
+	if diff := cmp.Diff(&want, after); diff != "" {
+		t.Errorf("session after MarkFaceDeleted (-want +got):\n%s", diff)
+	}
+	if !final.FaceDeleted || final.ETag != after.ETag {
+		t.Errorf("MarkFaceDeleted left the caller's copy at FaceDeleted=%v ETag=%q, want true and %q", final.FaceDeleted, final.ETag, after.ETag)
+	}
+}
+
+func TestMarkFaceDeletedRefusesAnOpenOrMissingSession(t *testing.T) {
+	f := newFixture(t, nil)
+	open := f.createSession(t, newSession())
+	if err := f.store.MarkFaceDeleted(t.Context(), open); !errors.Is(err, liveness.ErrInvalidRequest) {
+		t.Errorf("MarkFaceDeleted on a created session = %v, want ErrInvalidRequest", err)
+	}
+	missing := finalCopy(newSession(), "realface")
+	if err := f.store.MarkFaceDeleted(t.Context(), missing); !errors.Is(err, liveness.ErrNotFound) {
+		t.Errorf("MarkFaceDeleted on a session never stored = %v, want ErrNotFound", err)
+	}
+	if _, err := f.raw.GetEntity(t.Context(), missing.ID, rowSession, nil); err == nil {
+		t.Errorf("MarkFaceDeleted created a row for a session that did not exist")
+	}
 }

@@ -25,16 +25,17 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	// EventRetryDelay is how long after Finalize an event that was not marked sent becomes due work;
-	// zero means one minute.
-	EventRetryDelay time.Duration
+	// AnnounceDelay is how long after Finalize its announce entry comes due, so that Reconcile
+	// publishes the event and revokes the Face session if the request that finished the session
+	// could not; zero means one minute.
+	AnnounceDelay time.Duration
 }
 
 // Store is the session store. It is safe for concurrent use.
 type Store struct {
-	table           *aztables.Client
-	now             func() time.Time
-	eventRetryDelay time.Duration
+	table         *aztables.Client
+	now           func() time.Time
+	announceDelay time.Duration
 }
 
 var tablePrefixPattern = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9]{0,54})?$`)
@@ -51,15 +52,15 @@ func New(ctx context.Context, client *aztables.ServiceClient, opts *Options) (*S
 		return nil, fmt.Errorf("store: table prefix %q: want up to 55 letters and digits, starting with a letter", opts.TablePrefix)
 	}
 	s := &Store{
-		table:           client.NewClient(opts.TablePrefix + tableBaseName),
-		now:             opts.Now,
-		eventRetryDelay: opts.EventRetryDelay,
+		table:         client.NewClient(opts.TablePrefix + tableBaseName),
+		now:           opts.Now,
+		announceDelay: opts.AnnounceDelay,
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.eventRetryDelay <= 0 {
-		s.eventRetryDelay = time.Minute
+	if s.announceDelay <= 0 {
+		s.announceDelay = time.Minute
 	}
 	if _, err := s.table.CreateTable(ctx, nil); err != nil {
 		var re *azcore.ResponseError

@@ -7,7 +7,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/liveness-quicklink/functions/internal/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 func TestNewCreatesItsTableAndToleratesAnExistingOne(t *testing.T) {

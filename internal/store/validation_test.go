@@ -27,9 +27,11 @@ func TestBadIDsAndKeysNeverReachTheService(t *testing.T) {
 		},
 		"MarkEventSent": func(id string) error { return s.MarkEventSent(t.Context(), id) },
 		"PendingEvent":  func(id string) error { _, _, err := s.PendingEvent(t.Context(), id); return err },
-		"AddDue":        func(id string) error { return s.AddDue(t.Context(), liveness.DueItem{SessionID: id, Due: time.Now()}) },
+		"AddDue": func(id string) error {
+			return s.AddDue(t.Context(), liveness.DueItem{SessionID: id, Reason: liveness.DueExpire, Due: time.Now()})
+		},
 		"DeleteDue": func(id string) error {
-			return s.DeleteDue(t.Context(), liveness.DueItem{SessionID: id, Due: time.Now()})
+			return s.DeleteDue(t.Context(), liveness.DueItem{SessionID: id, Reason: liveness.DueExpire, Due: time.Now()})
 		},
 		"ReserveIdempotencyKey (session id)": func(id string) error {
 			_, err := s.ReserveIdempotencyKey(t.Context(), &liveness.IdempotencyRecord{KeyHash: goodKey, SessionID: id})

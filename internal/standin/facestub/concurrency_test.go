@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 // Run with -race: many clients create, read, complete and delete sessions at once.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facespec"
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/facespec"
 )
 
 const (

@@ -1,6 +1,6 @@
 //go:build unix
 
-package testenv
+package services
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"syscall"
 )
 
-// ownProcessGroup puts the server in a group of its own so that stopping it also ends anything it spawned.
+// ownProcessGroup puts the process in a group of its own so that stopping it also ends anything it spawned.
 func ownProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }

@@ -1,4 +1,8 @@
-package config
+// Package origin normalizes web origins (RFC 6454: scheme://host[:port]) under this app's rule:
+// https, or http for a loopback host only (local development). Configuration normalizes
+// RETURN_URL_ALLOWED_ORIGINS with it and StartSession the origin of a returnUrl, so both sides of
+// the comparison are always spelled the same way.
+package origin
 
 import (
 	"errors"
@@ -7,9 +11,9 @@ import (
 	"strings"
 )
 
-// NormalizeOrigin turns "https://App.example.com:443/" into "https://app.example.com". Only https
+// Normalize turns "https://App.example.com:443/" into "https://app.example.com". Only https
 // origins are accepted, and http for loopback hosts (local development).
-func NormalizeOrigin(raw string) (string, error) {
+func Normalize(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return "", errors.New("is not an absolute URL")
@@ -20,11 +24,11 @@ func NormalizeOrigin(raw string) (string, error) {
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", errors.New("must be an origin (scheme://host[:port]) without path, query or fragment")
 	}
-	return Origin(u)
+	return Of(u)
 }
 
-// Origin returns the normalized origin of an absolute URL, enforcing the https-or-loopback rule.
-func Origin(u *url.URL) (string, error) {
+// Of returns the normalized origin of an absolute URL, enforcing the https-or-loopback rule.
+func Of(u *url.URL) (string, error) {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()

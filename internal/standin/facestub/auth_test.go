@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func TestAuth(t *testing.T) {

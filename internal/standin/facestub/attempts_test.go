@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func ptr[T any](v T) *T { return &v }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func TestTokenExpiresAfterTTL(t *testing.T) {

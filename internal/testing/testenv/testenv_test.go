@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -57,24 +56,6 @@ func TestStartAzuriteReusesTheInstanceInTheEnvironment(t *testing.T) {
 	}
 }
 
-func TestConnectionStringNamesTheEndpointAndDevAccount(t *testing.T) {
-	a := newAzurite(12345, 0)
-	want := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + devAccountKey +
-		";TableEndpoint=http://127.0.0.1:12345/devstoreaccount1;"
-	if a.ConnectionString() != want {
-		t.Errorf("ConnectionString() = %q, want %q", a.ConnectionString(), want)
-	}
-}
-
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	b := &tailBuffer{max: 4}
-	b.Write([]byte("abc"))
-	b.Write([]byte("defg"))
-	if got := b.String(); got != "defg" {
-		t.Errorf("tail = %q, want %q", got, "defg")
-	}
-}
-
 func dial(t *testing.T, endpoint string) {
 	t.Helper()
 	u, err := url.Parse(endpoint)
@@ -86,11 +67,4 @@ func dial(t *testing.T, endpoint string) {
 		t.Fatalf("Azurite at %s does not accept connections: %v", u.Host, err)
 	}
 	c.Close()
-}
-
-func TestStartAzuriteWithoutNpmInstallSaysWhatToRun(t *testing.T) {
-	_, _, err := startAzurite(t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "npm ci") {
-		t.Errorf("startAzurite(empty dir) error = %v, want one telling to run `npm ci`", err)
-	}
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func TestCreateLivenessSession(t *testing.T) {

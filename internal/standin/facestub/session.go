@@ -1,19 +1,17 @@
 package facestub
 
-import (
-	"time"
-
-	"github.com/liveness-quicklink/functions/internal/liveness"
-)
+import "time"
 
 // SessionLifetime is how long a session can be read after it is created. GA docs are silent; the
 // previews said 48 hours.
 const SessionLifetime = 48 * time.Hour
 
-// Session kinds, as SessionByToken reports them.
+// Session kinds, as SessionByToken reports them: the Face API's two session collections
+// (/detectLiveness-sessions and /detectLivenessWithVerify-sessions). Spelled here, not imported
+// from the app's domain package, so that the stand-in cannot drift along with the code it checks.
 const (
-	KindLiveness           = string(liveness.KindLiveness)
-	KindLivenessWithVerify = string(liveness.KindLivenessWithVerify)
+	KindLiveness           = "liveness"
+	KindLivenessWithVerify = "livenessWithVerify"
 )
 
 // Operation states (Azure.Core.Foundations.OperationState).

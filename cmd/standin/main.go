@@ -1,4 +1,5 @@
-// Command facestub serves the Face v1.2 liveness stand-in (internal/facestub) for local runs and for
+// Command standin serves the stand-ins of Azure services that are Go code (the Face v1.2 liveness
+// stand-in, internal/standin/facestub, today; the quick link stand-in next) for local runs and for
 // tests in other processes. It prints "LISTENING <host:port>" on stdout once it accepts connections.
 package main
 
@@ -16,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
 func main() {
@@ -24,13 +25,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, log); err != nil {
-		log.Error("facestub failed", "error", err)
+		log.Error("standin failed", "error", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("facestub", flag.ContinueOnError)
+	fs := flag.NewFlagSet("standin", flag.ContinueOnError)
 	addr := fs.String("addr", envOr("FACESTUB_ADDR", "127.0.0.1:0"), "listen address (env FACESTUB_ADDR)")
 	apiKey := fs.String("api-key", os.Getenv("FACESTUB_API_KEY"),
 		"the only Ocp-Apim-Subscription-Key accepted; empty accepts any (env FACESTUB_API_KEY)")
@@ -47,7 +48,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "LISTENING %s\n", ln.Addr())
-	log.Info("facestub listening", "addr", ln.Addr().String(), "apiKeyRequired", *apiKey != "")
+	log.Info("standin listening", "addr", ln.Addr().String(), "apiKeyRequired", *apiKey != "")
 
 	select {
 	case err := <-served:
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.Info("facestub stopped")
+	log.Info("standin stopped")
 	return nil
 }
 

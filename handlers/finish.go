@@ -1,0 +1,70 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/liveness-quicklink/functions/internal/events"
+	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// finish is the one path by which a session reaches a final state; CancelSession and Reconcile
+// (and the Callback) only decide the status and outcome. In order:
+//
+//  1. the domain transition (liveness.Session.Finish), which refuses a session already final;
+//  2. the state and its CloudEvent committed in one transaction (store.Finalize), which first
+//     files a DueAnnounce entry, so that nothing committed can miss step 3;
+//  3. the announcement: publish the event (when the Service Bus publisher lands) and revoke
+//     the Face session.
+//
+// It returns an error only when nothing was recorded: ErrSessionFinalized, ErrConflict (another
+// writer moved the session; decide again on a fresh read) or an upstream failure. What step 3
+// cannot do now, Reconcile does when the announce entry comes due.
+func (s *Server) finish(ctx context.Context, sess *liveness.Session, status liveness.Status, o *liveness.Outcome) error {
+	if err := sess.Finish(status, o, s.now()); err != nil {
+		return err
+	}
+	event, err := events.Marshal(sess, s.settings.PublicBaseURL)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Finalize(ctx, sess, event); err != nil {
+		return fmt.Errorf("record the %s state: %w", status, err)
+	}
+	s.log.InfoContext(ctx, "session finished", slog.String("sessionId", sess.ID), slog.String("status", string(status)))
+	if err := s.announce(ctx, sess); err != nil {
+		s.log.WarnContext(ctx, "announcement left to Reconcile", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// announce does what follows a committed final state, for finish and for Reconcile's announce
+// entries alike. Each step is safe to repeat.
+func (s *Server) announce(ctx context.Context, sess *liveness.Session) error {
+	return s.revokeFaceSession(ctx, sess)
+}
+
+// revokeFaceSession deletes the Face session once the outcome is recorded (DELETE_FACE_SESSIONS):
+// its token, link and any session image die with it. It runs after the commit: deleting first
+// could lose a result that the commit then failed to keep.
+func (s *Server) revokeFaceSession(ctx context.Context, sess *liveness.Session) error {
+	if !s.settings.DeleteFaceSessions || sess.FaceDeleted {
+		return nil
+	}
+	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
+		return faceError("delete the Face session", err)
+	}
+	if err := s.store.MarkFaceDeleted(ctx, sess); err != nil {
+		return fmt.Errorf("record the Face session's deletion: %w", err)
+	}
+	return nil
+}
+
+// expiryDue is when Reconcile expires a session that nothing finished: its TTL plus the grace
+// period, which leaves a user who started at the last moment time to finish.
+func (s *Server) expiryDue(sess *liveness.Session) time.Time {
+	return sess.ExpiresAt.Add(s.opts.ExpiryGrace)
+}

@@ -1,0 +1,161 @@
+package services
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Command describes a child process.
+type Command struct {
+	// Name labels the process in errors.
+	Name string
+	Path string
+	Args []string
+	// Env is added to this process's environment (later entries win).
+	Env []string
+	// Dir is the working directory; empty means this process's.
+	Dir string
+	// Output receives the child's stdout and stderr; nil discards them. The last 16 KiB are
+	// kept either way, for the error of a child that fails to start.
+	Output io.Writer
+}
+
+// Process is a running child in a process group of its own.
+type Process struct {
+	name   string
+	cmd    *exec.Cmd
+	tail   *tailBuffer
+	exited chan struct{}
+	err    error // set before exited is closed
+	once   sync.Once
+}
+
+// stopTimeout is how long a process group gets between SIGTERM and SIGKILL.
+const stopTimeout = 5 * time.Second
+
+// Start starts c. The process runs until Stop, or until it exits on its own (see Done).
+func Start(c Command) (*Process, error) {
+	tail := &tailBuffer{max: 16 << 10}
+	var out io.Writer = tail
+	if c.Output != nil {
+		out = io.MultiWriter(tail, c.Output)
+	}
+	cmd := exec.Command(c.Path, c.Args...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	ownProcessGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	p := &Process{name: c.Name, cmd: cmd, tail: tail, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// Pid is the process id, which is also its process group id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited; Err then tells how.
+func (p *Process) Done() <-chan struct{} { return p.exited }
+
+// Err is the process's exit error (nil for a clean exit), valid once Done is closed.
+func (p *Process) Err() error { return p.err }
+
+// Output is the end of what the process wrote.
+func (p *Process) Output() string { return p.tail.String() }
+
+// Stop sends SIGTERM to the process group, waits up to five seconds, then sends SIGKILL, and
+// returns once the process has exited. Stopping twice, or a process that already exited, is fine.
+func (p *Process) Stop() error {
+	var err error
+	p.once.Do(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		if err = signalGroup(p.cmd, false); err != nil {
+			return
+		}
+		select {
+		case <-p.exited:
+			return
+		case <-time.After(stopTimeout):
+		}
+		if err = signalGroup(p.cmd, true); err != nil {
+			return
+		}
+		<-p.exited
+	})
+	return err
+}
+
+// WaitListening waits until every port accepts TCP connections on 127.0.0.1. It fails early when
+// the process exits, with the end of its output, and after limit.
+func (p *Process) WaitListening(limit time.Duration, ports ...int) error {
+	deadline := time.Now().Add(limit)
+	for _, port := range ports {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		for {
+			select {
+			case <-p.exited:
+				return &ExitError{Name: p.name, Addr: addr, Err: p.err, Output: p.Output()}
+			default:
+			}
+			if c, err := net.DialTimeout("tcp", addr, 250*time.Millisecond); err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s did not listen on %s within %v; its output:\n%s", p.name, addr, limit, p.Output())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// ExitError is a process that exited before it listened.
+type ExitError struct {
+	Name, Addr, Output string
+	Err                error
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("%s exited before listening on %s (%v); its output:\n%s", e.Name, e.Addr, e.Err, e.Output)
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// FreePort returns a loopback TCP port that was free a moment ago. Another process can take it
+// before the caller binds it: starters retry on errPortTaken.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var errPortTaken = errors.New("port already in use")
+
+// checkFree fails when another process listens on port.
+func checkFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("port %d is in use by another process: %w", port, err)
+	}
+	return l.Close()
+}

@@ -1,0 +1,170 @@
+package services
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("no go.mod at %s: %v", root, err)
+	}
+	return root
+}
+
+func listening(port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func TestStartAzuriteServesEveryServiceAndStopLeavesNothing(t *testing.T) {
+	tests := []struct {
+		name         string
+		blobAndQueue bool
+	}{
+		{"tables only", false},
+		{"with blob and queue for the Functions host", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := StartAzurite(AzuriteOptions{Root: repoRoot(t), BlobAndQueue: tt.blobAndQueue})
+			if err != nil {
+				t.Fatalf("StartAzurite: %v", err)
+			}
+			ports := map[string]int{"table": a.TablePort}
+			if tt.blobAndQueue {
+				ports["blob"], ports["queue"] = a.BlobPort, a.QueuePort
+			} else if a.BlobPort != 0 || a.QueuePort != 0 {
+				t.Errorf("blob port %d, queue port %d without BlobAndQueue, want 0", a.BlobPort, a.QueuePort)
+			}
+			for name, p := range ports {
+				if !listening(p) {
+					t.Errorf("the %s service does not listen on %d", name, p)
+				}
+				if want := "127.0.0.1:" + strconv.Itoa(p) + "/devstoreaccount1;"; !strings.Contains(a.ConnectionString(), want) {
+					t.Errorf("connection string %q does not name the %s endpoint %s", a.ConnectionString(), name, want)
+				}
+			}
+			if err := a.Stop(); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if err := syscall.Kill(a.Process().Pid(), 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("Azurite (pid %d) still exists after Stop: kill(0) = %v", a.Process().Pid(), err)
+			}
+			for name, p := range ports {
+				if listening(p) {
+					t.Errorf("the %s port %d still accepts connections after Stop", name, p)
+				}
+			}
+		})
+	}
+}
+
+func TestStartAzuriteOnAPortInUseSaysSo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	a, err := StartAzurite(AzuriteOptions{Root: repoRoot(t), TablePort: port})
+	if err == nil {
+		a.Stop()
+		t.Fatalf("StartAzurite on port %d, which another process holds, succeeded", port)
+	}
+	if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("error = %v, want one saying the port is in use", err)
+	}
+}
+
+func TestStartAzuriteWithoutNpmInstallSaysWhatToRun(t *testing.T) {
+	_, err := StartAzurite(AzuriteOptions{Root: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "npm ci") {
+		t.Errorf("StartAzurite(empty dir) error = %v, want one telling to run `npm ci`", err)
+	}
+}
+
+func TestConnectionStringNamesTheDevAccount(t *testing.T) {
+	a := &Azurite{TablePort: 12345}
+	want := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + DevAccountKey +
+		";TableEndpoint=http://127.0.0.1:12345/devstoreaccount1;"
+	if got := a.ConnectionString(); got != want {
+		t.Errorf("ConnectionString() = %q, want %q", got, want)
+	}
+}
+
+func TestWaitListeningReportsAnEarlyExitWithItsOutput(t *testing.T) {
+	p, err := Start(Command{Name: "quitter", Path: "/bin/sh", Args: []string{"-c", "echo going away; exit 3"}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.WaitListening(10*time.Second, port)
+	var exit *ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("WaitListening = %v, want an *ExitError", err)
+	}
+	if !strings.Contains(exit.Output, "going away") {
+		t.Errorf("ExitError output = %q, want the process's output", exit.Output)
+	}
+	if p.Err() == nil {
+		t.Errorf("Err() = nil for exit status 3")
+	}
+}
+
+func TestStopEndsTheWholeProcessGroup(t *testing.T) {
+	// The shell starts a grandchild that would outlive a plain kill of the shell.
+	p, err := Start(Command{Name: "tree", Path: "/bin/sh", Args: []string{"-c", "sleep 300 & echo $!; wait"}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	var child int
+	for deadline := time.Now().Add(10 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		child, _ = strconv.Atoi(strings.TrimSpace(p.Output()))
+	}
+	if child == 0 {
+		t.Fatalf("the grandchild's pid never appeared; output %q", p.Output())
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Errorf("a second Stop: %v", err)
+	}
+	// The grandchild may linger as a zombie of init for a moment; wait until it is reaped.
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(child, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the grandchild (pid %d) survived Stop: kill(0) = %v", child, err)
+	}
+}
+
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	b := &tailBuffer{max: 4}
+	b.Write([]byte("abc"))
+	b.Write([]byte("defg"))
+	if got := b.String(); got != "defg" {
+		t.Errorf("tail = %q, want %q", got, "defg")
+	}
+}
