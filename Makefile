@@ -4,8 +4,18 @@ NPM     ?= npm
 NODE    ?= node
 BIN     := bin/handler
 DIST    := dist
+# The app staged for Core Tools (`make func-start`), with the handler built for this machine.
+FUNC    := bin/func
 
-.PHONY: all deps build run test vet bench fuzz fmt clean package check-bicep deploy
+# Every local port can be chosen (make run PORT=8080 ...); the settings that hold them follow.
+PORT        ?= 7071
+FACE_PORT   ?= 7072
+TABLES_PORT ?= 10002
+BLOB_PORT   ?= 10000
+QUEUE_PORT  ?= 10001
+PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) -blob-port $(BLOB_PORT) -queue-port $(QUEUE_PORT)
+
+.PHONY: all deps build run func-app func-start test vet bench fuzz fmt clean package check-bicep deploy
 
 all: build
 
@@ -22,17 +32,30 @@ build:
 # every child it started.
 run: deps build
 	$(GO) build -o bin/devstack ./cmd/devstack
-	./bin/devstack -handler $(BIN)
+	./bin/devstack -handler $(BIN) $(PORTS)
+
+# The app folder as the Functions host wants it (host.json and the function folders side by
+# side, the handler beside them), for Core Tools on this machine.
+func-app: build
+	$(GO) run ./cmd/package -root . -handler $(BIN) -out $(FUNC) -zip=false
+
+# Core Tools locally: the stand-ins, $(FUNC)/app/local.settings.json pointing at them, and
+# `func start` in that folder (or how to install Core Tools, with the stand-ins left running).
+func-start: deps func-app
+	$(GO) build -o bin/devstack ./cmd/devstack
+	./bin/devstack -func $(FUNC)/app $(PORTS)
 
 vet:
 	$(GO) vet ./...
 
 # Every test: unit, spec validation, integration against Azurite, host contract, the Bicep
 # syntax check and policy tests (infra/), packaging. Each package starts and stops its own
-# services on free ports. The host contract then runs again against the staged package.
-test: deps vet check-bicep package
+# services on free ports. The host contract then runs again against the staged package and the
+# folder `make func-start` runs.
+test: deps vet check-bicep package func-app
 	$(GO) test -race -count=1 ./...
 	HOSTCONTRACT_APP_ROOT=$(CURDIR)/$(DIST)/app $(GO) test -count=1 ./hostcontract/...
+	HOSTCONTRACT_APP_ROOT=$(CURDIR)/$(FUNC)/app $(GO) test -count=1 ./hostcontract/...
 
 # The Azure package: dist/app/ (host.json, one folder per function, the handler) and dist/app.zip.
 package:

@@ -4,7 +4,8 @@
 //	go run ./cmd/package -root . -handler dist/handler -out dist
 //
 // writes dist/app/ (host.json, one folder per function, handler) and dist/app.zip, the package
-// for `func azure functionapp publish` or `az functionapp deployment source config-zip`.
+// for `func azure functionapp publish` or `az functionapp deployment source config-zip`. With
+// -zip=false it only stages the folder: `make func-app` stages bin/func/app for `func start`.
 package main
 
 import (
@@ -29,6 +30,7 @@ func run(args []string, stdout io.Writer) error {
 	root := flags.String("root", ".", "app source: host.json and functions/<Name>/")
 	handler := flags.String("handler", "dist/handler", "the linux/amd64 handler binary")
 	out := flags.String("out", "dist", "output folder: <out>/app/ and <out>/app.zip")
+	zip := flags.Bool("zip", true, "also write <out>/app.zip")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +46,10 @@ func run(args []string, stdout io.Writer) error {
 	staged, err := pack.Stage(pack.App{Root: *root, Handler: *handler}, appDir)
 	if err != nil {
 		return err
+	}
+	if !*zip {
+		fmt.Fprintf(stdout, "staged %s (%d functions: %v)\n", appDir, len(staged.Functions), staged.Functions)
+		return nil
 	}
 	zipPath := filepath.Join(*out, "app.zip")
 	size, err := writeZip(zipPath, staged)

@@ -39,6 +39,18 @@ func TestPackageRepository(t *testing.T) {
 		t.Errorf("stale folder %s survived packaging (%v)", stale, err)
 	}
 
+	// -zip=false stages the same folder (for `func start`) and writes no zip.
+	stageOnly := t.TempDir()
+	if err := run([]string{"-root", root, "-handler", handler, "-out", stageOnly, "-zip=false"}, io.Discard); err != nil {
+		t.Fatalf("package -zip=false: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(stageOnly, "app.zip")); !os.IsNotExist(err) {
+		t.Errorf("package -zip=false wrote app.zip (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(stageOnly, "app", "host.json")); err != nil {
+		t.Errorf("package -zip=false staged no app folder: %v", err)
+	}
+
 	want := map[string][]byte{}
 	hostJSON, err := os.ReadFile(filepath.Join(root, "host.json"))
 	if err != nil {
