@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,10 +29,11 @@ type bicepFile struct {
 }
 
 type param struct {
-	Type       string   `json:"type"`
-	Default    any      `json:"default"`
-	HasDefault bool     `json:"hasDefault"`
-	Decorators []string `json:"decorators"`
+	Type          string           `json:"type"`
+	Default       any              `json:"default"`
+	HasDefault    bool             `json:"hasDefault"`
+	Decorators    []string         `json:"decorators"`
+	DecoratorArgs map[string][]any `json:"decoratorArgs"` // @maxValue(10080) is "maxValue": [10080]
 }
 
 type resource struct {
@@ -240,16 +242,20 @@ func isExpr(m map[string]any) bool { _, ok := m["$expr"]; return ok }
 
 // evaluator computes what an expression is worth offline. Strict, it knows literals and what
 // leads to one through params (main.parameters.json, the caller's module argument, the default),
-// vars, module outputs, resource names, empty(x) and c ? a : b. Lenient, it also renders interpolated
-// strings with "x" for the pieces only Azure knows: 'https://${storage.name}.table.${suffix}'
-// becomes https://x.table.x, enough for the handler's URL and host-name checks.
+// vars, module outputs, resource names, empty(x), split(x, 'sep')[i] and c ? a : b. Lenient, it
+// also renders interpolated strings with "x" for the pieces only Azure knows:
+// 'https://${storage.name}.table.${suffix}' becomes https://x.table.x, enough for the handler's URL
+// and host-name checks; and it reads the resource properties in sampleProperties.
 type evaluator struct {
-	d       *deployment
-	lenient bool
-	ident   *regexp.Regexp
-	resName *regexp.Regexp
-	output  *regexp.Regexp
-	empty   *regexp.Regexp
+	d        *deployment
+	lenient  bool
+	ident    *regexp.Regexp
+	resName  *regexp.Regexp
+	output   *regexp.Regexp
+	empty    *regexp.Regexp
+	split    *regexp.Regexp
+	property *regexp.Regexp
+	samples  map[string]map[string]string // by resource type and property
 }
 
 func (d *deployment) evaluator(lenient bool) *evaluator {
@@ -260,7 +266,17 @@ func (d *deployment) evaluator(lenient bool) *evaluator {
 		resName: regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\.name$`),
 		output:  regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)$`),
 		empty:   regexp.MustCompile(`^empty\(([A-Za-z_][A-Za-z0-9_]*)\)$`),
+		// Greedy: in split(split(a, '/')[2], ':')[0] the outer call's separator is the last one.
+		split:    regexp.MustCompile(`^split\((.+),\s*'([^']*)'\)\[(\d+)\]$`),
+		property: regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\.properties\.([A-Za-z_][A-Za-z0-9_]*)$`),
+		samples:  sampleProperties,
 	}
+}
+
+// sampleProperties are values Azure gives resource properties, in the documented shape (public
+// cloud), for the lenient evaluation.
+var sampleProperties = map[string]map[string]string{
+	"Microsoft.ServiceBus/namespaces": {"serviceBusEndpoint": "https://x.servicebus.windows.net:443/"},
 }
 
 // eval is the strict evaluation of v in file f; ok is false for anything Azure computes.
@@ -284,7 +300,7 @@ func (e *evaluator) eval(f *bicepFile, v any, depth int) (any, bool) {
 			s, ok := e.eval(f, p, depth+1)
 			switch {
 			case ok:
-				fmt.Fprint(&b, s)
+				b.WriteString(text(s))
 			case e.lenient:
 				b.WriteString("x")
 			default:
@@ -306,6 +322,26 @@ func (e *evaluator) eval(f *bicepFile, v any, depth int) (any, bool) {
 	if m := e.empty.FindStringSubmatch(src); m != nil {
 		if val, ok := e.eval(f, map[string]any{"$expr": m[1]}, depth+1); ok {
 			return val == "" || val == nil, true
+		}
+		return nil, false
+	}
+	if m := e.split.FindStringSubmatch(src); m != nil {
+		inner, ok := e.eval(f, map[string]any{"$expr": strings.TrimSpace(m[1])}, depth+1)
+		s, isString := inner.(string)
+		if !ok || !isString {
+			return nil, false
+		}
+		parts := strings.Split(s, m[2])
+		if i, err := strconv.Atoi(m[3]); err == nil && i < len(parts) {
+			return parts[i], true
+		}
+		return nil, false // out of range: the deployment would fail
+	}
+	if m := e.property.FindStringSubmatch(src); m != nil {
+		if r, ok := f.symbol(m[1]); ok && e.lenient {
+			if v, ok := e.samples[typeName(r.Type)][m[2]]; ok {
+				return v, true
+			}
 		}
 		return nil, false
 	}
@@ -353,6 +389,14 @@ func (e *evaluator) eval(f *bicepFile, v any, depth int) (any, bool) {
 		return e.eval(f, p.Default, depth+1)
 	}
 	return nil, false
+}
+
+// text renders a JSON value as Bicep interpolation does; whole numbers without an exponent.
+func text(v any) string {
+	if n, ok := v.(float64); ok {
+		return strconv.FormatFloat(n, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 type callerArg struct {

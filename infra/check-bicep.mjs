@@ -7,9 +7,10 @@
 //
 // Directories are searched for *.bicep and *.bicepparam. Exit 0 when every file parses, 1 when
 // one does not, 2 on a usage or I/O error. --json also prints, on stdout, a model of each file's
-// declarations (params, vars, resources, modules, outputs) for the policy tests in infra/*_test.go:
-// objects and arrays become JSON, literals their values, anything else {"$expr": "<source>"}
-// (plus "$parts" for interpolated strings and "$ternary" for c ? a : b).
+// declarations (params with their decorators' arguments, vars, resources, modules, outputs) for
+// the policy tests in infra/*_test.go: objects and arrays become JSON, literals their values,
+// anything else {"$expr": "<source>"} (plus "$parts" for interpolated strings and "$ternary" for
+// c ? a : b).
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -115,12 +116,26 @@ function value(node, nested) {
 }
 
 function decoratorNames(node) {
+  return decorators(node).map((d) => d.name);
+}
+
+// decorators lists a declaration's decorators with their arguments as JSON (@maxValue(10080) is
+// {name: 'maxValue', args: [10080]}), so the policy tests can read bounds.
+function decorators(node) {
   const prev = node.previousNamedSibling;
   if (!prev || prev.type !== 'decorators') return [];
   return named(prev).map((d) => {
     const call = named(d)[0]; // @secure() is a call; a bare @name is not
-    return call?.childForFieldName('function')?.text ?? call?.text;
+    const args = call?.childForFieldName('arguments');
+    return {
+      name: call?.childForFieldName('function')?.text ?? call?.text,
+      args: args ? named(args).map((a) => value(a, [])) : [],
+    };
   });
+}
+
+function decoratorArgs(node) {
+  return Object.fromEntries(decorators(node).map((d) => [d.name, d.args]));
 }
 
 // body reads the `= ...` part of a resource or module: an object, `if (c) {…}` or `[for x in y: {…}]`
@@ -169,6 +184,7 @@ function model(path, root) {
           default: ids.length > 2 ? value(ids[2], []) : null,
           hasDefault: ids.length > 2,
           decorators: decoratorNames(decl),
+          decoratorArgs: decoratorArgs(decl),
         };
         break;
       case 'variable_declaration':

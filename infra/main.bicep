@@ -31,7 +31,9 @@ param faceSku string = 'S0'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Maximum Flex Consumption instances.')
+// 40 is the lowest cap Learn has documented for every region ("Flex Consumption plan hosting",
+// Considerations); lower caps are not accepted everywhere.
+@description('Maximum Flex Consumption instances (below 40 is not accepted in every region).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -68,8 +70,12 @@ param logLevel string = 'info'
 @description('SERVICEBUS_ENTITY: the events topic.')
 param serviceBusTopicName string = 'liveness-events'
 
-@description('Duplicate detection window of the topic (ISO 8601, at most P7D).')
-param duplicateDetectionWindow string = 'P1D'
+// Minutes rather than an ISO 8601 string, so a value outside what Service Bus accepts (20 s to
+// 7 days) fails validation before anything is deployed.
+@description('Duplicate detection window of the topic in minutes (1-10080). Keep it well above Reconcile\'s resend delay (a few minutes).')
+@minValue(1)
+@maxValue(10080)
+param duplicateDetectionWindowMinutes int = 1440
 
 @minValue(30)
 @maxValue(730)
@@ -117,7 +123,7 @@ module serviceBus 'modules/servicebus.bicep' = {
     location: location
     tags: allTags
     topicName: serviceBusTopicName
-    duplicateDetectionWindow: duplicateDetectionWindow
+    duplicateDetectionWindowMinutes: duplicateDetectionWindowMinutes
   }
 }
 

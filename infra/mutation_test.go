@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,12 @@ type mutation struct {
 func staticMutations() []mutation {
 	const app = "modules/functionapp.bicep"
 	const roles = "modules/roles.bicep"
+	const sb = "modules/servicebus.bicep"
+	const hostName = "output hostName string = split(split(namespace.properties.serviceBusEndpoint, '/')[2], ':')[0]"
+	const siteConfig = "    siteConfig: {\n      minTlsVersion: '1.2'\n"
+	const window = "param duplicateDetectionWindowMinutes int = 1440"
+	const windowBounds = "@minValue(1)\n@maxValue(10080)\n" + window
+	const beforeLogLevel = `"logLevel": {`
 	return []mutation{
 		{"storage allows shared keys", "no-key-auth", "modules/storage.bicep", "allowSharedKeyAccess: false", "allowSharedKeyAccess: true"},
 		{"storage leaves shared keys at the default", "no-key-auth", "modules/storage.bicep", "    allowSharedKeyAccess: false\n", ""},
@@ -45,7 +52,8 @@ func staticMutations() []mutation {
 		{"service bus namespace not set", "settings", app, "    SERVICEBUS_NAMESPACE: serviceBusHostName\n", ""},
 		{"reconcile schedule of five fields", "settings", "main.parameters.json", `"value": "0 */1 * * * *"`, `"value": "*/1 * * * *"`},
 		{"unknown default mode", "settings", "main.parameters.json", `"value": "PassiveActive"`, `"value": "Active"`},
-		{"service bus namespace as a URL", "settings", "modules/servicebus.bicep", "output hostName string = '${namespace.name}", "output hostName string = 'sb://${namespace.name}"},
+		{"service bus namespace as a URL", "settings", sb, hostName, "output hostName string = namespace.properties.serviceBusEndpoint"},
+		{"service bus host name with its port", "settings", sb, hostName, "output hostName string = split(namespace.properties.serviceBusEndpoint, '/')[2]"},
 		{"face key set", "settings", app, "    LOG_LEVEL: logLevel\n", "    LOG_LEVEL: logLevel\n    FACE_API_KEY: '@Microsoft.KeyVault(SecretUri=${signingKeysSecretUri})'\n"},
 
 		{"service bus owner instead of sender", "roles", roles, "serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'", "serviceBusDataSender: '090c5cfd-751d-490a-894a-3ce6f1109419'"},
@@ -58,21 +66,62 @@ func staticMutations() []mutation {
 		{"principal type left to replication", "roles", roles, "principalType: 'ServicePrincipal'", "principalType: 'User'"},
 
 		{"runtime not custom 1.0", "flex", app, "version: '1.0'", "version: '2.0'"},
-		{"worker runtime setting", "flex", app, "    LOG_LEVEL: logLevel\n", "    LOG_LEVEL: logLevel\n    FUNCTIONS_WORKER_RUNTIME: 'custom'\n"},
 		{"instance memory hard-coded", "flex", app, "instanceMemoryMB: instanceMemoryMB", "instanceMemoryMB: 2048"},
 		{"host storage credential missing", "flex", app, "    AzureWebJobsStorage__credential: 'managedidentity'\n", ""},
 		{"key vault references by system identity", "flex", app, "    keyVaultReferenceIdentity: identityId\n", ""},
 		{"classic consumption plan", "flex", app, "name: 'FC1'", "name: 'Y1'"},
 		{"http allowed", "flex", app, "httpsOnly: true", "httpsOnly: false"},
 
+		{"ftpsState back in siteConfig", "flex-unsupported", app, siteConfig, siteConfig + "      ftpsState: 'Disabled'\n"},
+		{"linuxFxVersion in siteConfig", "flex-unsupported", app, siteConfig, siteConfig + "      LinuxFxVersion: 'CUSTOM|1.0'\n"},
+		{"alwaysOn in a sites/config 'web' resource", "flex-unsupported", app, "", "\nresource web 'Microsoft.Web/sites/config@2024-04-01' = {\n  parent: site\n  name: 'web'\n  properties: {\n    alwaysOn: true\n  }\n}\n"},
+		{"vnetRouteAllEnabled on the site", "flex-unsupported", app, "    httpsOnly: true\n", "    httpsOnly: true\n    vnetRouteAllEnabled: true\n"},
+		{"preWarmedInstanceCount in siteConfig", "flex-unsupported", app, siteConfig, siteConfig + "      preWarmedInstanceCount: 1\n"},
+		{"worker runtime setting", "flex-unsupported", app, "    LOG_LEVEL: logLevel\n", "    LOG_LEVEL: logLevel\n    FUNCTIONS_WORKER_RUNTIME: 'custom'\n"},
+		{"scale-out limit as an app setting", "flex-unsupported", app, "    LOG_LEVEL: logLevel\n", "    LOG_LEVEL: logLevel\n    website_max_dynamic_application_scale_out: '10'\n"},
+
+		{"service bus host name hard-coded", "cloud-neutral", sb, hostName, "output hostName string = '${namespace.name}.servicebus.windows.net'"},
+		{"table endpoint with the public storage suffix", "cloud-neutral", "modules/storage.bicep", "${environment().suffixes.storage}'", "core.windows.net'"},
+		{"secret URI with the public vault suffix", "cloud-neutral", "modules/keyvault.bicep", "'${vault.properties.vaultUri}secrets/", "'https://${vault.name}.vault.azure.net/secrets/"},
+		{"face endpoint from its subdomain", "cloud-neutral", "modules/face.bicep", "output endpoint string = face.properties.endpoint", "output endpoint string = 'https://${customSubDomainName}.cognitiveservices.azure.com/'"},
+		{"base URL from the app name", "cloud-neutral", app, "'https://${site.properties.defaultHostName}'", "'https://${name}.azurewebsites.net'"},
+
 		{"no duplicate detection", "topic", "modules/servicebus.bicep", "requiresDuplicateDetection: true", "requiresDuplicateDetection: false"},
-		{"window shorter than reconcile", "topic", "main.bicep", "param duplicateDetectionWindow string = 'P1D'", "param duplicateDetectionWindow string = 'PT5M'"},
+		{"window shorter than reconcile", "topic", "main.bicep", window, "param duplicateDetectionWindowMinutes int = 5"},
+		{"window below 20 seconds", "topic", "main.parameters.json", beforeLogLevel, `"duplicateDetectionWindowMinutes": {"value": 0},
+    ` + beforeLogLevel},
+		{"window above 7 days", "topic", "main.parameters.json", beforeLogLevel, `"duplicateDetectionWindowMinutes": {"value": 10081},
+    ` + beforeLogLevel},
+		{"window bound below 20 seconds", "topic", "main.bicep", windowBounds, "@minValue(0)\n@maxValue(10080)\n" + window},
+		{"window bound above 7 days", "topic", "main.bicep", windowBounds, "@minValue(1)\n@maxValue(20160)\n" + window},
+		{"window without an upper bound", "topic", "main.bicep", windowBounds, "@minValue(1)\n" + window},
+		{"window as a free-form string", "topic", sb, "'PT${duplicateDetectionWindowMinutes}M'", "'P${duplicateDetectionWindowMinutes}'"},
 		{"review filter added beside match-all", "topic", "modules/servicebus.bicep", "name: '$Default'", "name: 'not-passed'"},
 		{"review filter on passed", "topic", "modules/servicebus.bicep", "sqlExpression: 'passed = false'", "sqlExpression: 'passed = true'"},
 		{"basic namespace", "topic", "modules/servicebus.bicep", "name: 'Standard'\n    tier: 'Standard'", "name: 'Basic'\n    tier: 'Basic'"},
 
 		{"store table missing", "tables", "main.bicep", "  'sessions'\n", "  'session'\n"},
 	}
+}
+
+// mustReport holds the mutations that must be caught for a stated reason: their problems must
+// contain this text.
+var mustReport = map[string]string{
+	"ftpsState back in siteConfig":              "siteConfig.ftpsState",
+	"linuxFxVersion in siteConfig":              "siteConfig.LinuxFxVersion",
+	"alwaysOn in a sites/config 'web' resource": "properties.alwaysOn",
+	"vnetRouteAllEnabled on the site":           "properties.vnetRouteAllEnabled",
+	"preWarmedInstanceCount in siteConfig":      "siteConfig.preWarmedInstanceCount",
+	"scale-out limit as an app setting":         "website_max_dynamic_application_scale_out",
+	"service bus host name hard-coded":          "servicebus.windows.net",
+	"service bus namespace as a URL":            "SERVICEBUS_NAMESPACE must be a host name",
+	"service bus host name with its port":       "SERVICEBUS_NAMESPACE must be a host name",
+	"window below 20 seconds":                   "below PT20S",
+	"window above 7 days":                       "above P7D",
+	"window bound below 20 seconds":             "@minValue(0)",
+	"window bound above 7 days":                 "@maxValue(20160)",
+	"window without an upper bound":             "no @maxValue",
+	"window shorter than reconcile":             "retry horizon",
 }
 
 // TestPoliciesCatchMutations proves every policy can fail: each case breaks a copy of infra/ the
@@ -101,6 +150,12 @@ func TestPoliciesCatchMutations(t *testing.T) {
 		cases = append(cases, mutation{"required setting " + name + " removed", "settings", settingsFile.Path, line, ""})
 	}
 
+	for name := range mustReport {
+		if !slices.ContainsFunc(cases, func(c mutation) bool { return c.name == name }) {
+			t.Errorf("mustReport names %q, which is no mutation", name)
+		}
+	}
+
 	byName := map[string]policy{}
 	for _, p := range policies() {
 		byName[p.name] = p
@@ -124,7 +179,11 @@ func TestPoliciesCatchMutations(t *testing.T) {
 			if len(problems) == 0 {
 				t.Fatalf("policy %s accepted infra/ with %q (%s)", c.policy, c.name, c.file)
 			}
-			t.Logf("caught: %s", strings.Join(problems, "; "))
+			caught := strings.Join(problems, "; ")
+			if want := mustReport[c.name]; !strings.Contains(caught, want) {
+				t.Fatalf("policy %s caught %q, but not for its reason (%q): %s", c.policy, c.name, want, caught)
+			}
+			t.Logf("caught: %s", caught)
 		})
 	}
 }

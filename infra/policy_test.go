@@ -25,6 +25,8 @@ func policies() []policy {
 		{"settings", appSettingsComplete},
 		{"roles", rolesAssigned},
 		{"flex", flexConsumption},
+		{"flex-unsupported", flexUnsupported},
+		{"cloud-neutral", cloudNeutral},
 		{"topic", eventsTopic},
 		{"tables", tablesCreated},
 	}
@@ -111,13 +113,20 @@ func requireLiterals(d *deployment, r wantLiteral) []string {
 
 func hasChild(d *deployment, parent located, typ, name string) bool {
 	for _, l := range d.resources(typ) {
-		if l.file == parent.file && field(l.res.Body, "name") == name {
-			if p, _ := exprOf(field(l.res.Body, "parent")); p == parent.res.Symbol || l.res.Parent == parent.res.Symbol {
-				return true
-			}
+		if isChildOf(l, parent) && field(l.res.Body, "name") == name {
+			return true
 		}
 	}
 	return false
+}
+
+// isChildOf: child is nested in parent or names it as `parent:`.
+func isChildOf(child, parent located) bool {
+	if child.file != parent.file {
+		return false
+	}
+	p, _ := exprOf(field(child.res.Body, "parent"))
+	return p == parent.res.Symbol || child.res.Parent == parent.res.Symbol
 }
 
 func show(v any) string {
@@ -346,14 +355,6 @@ func flexConsumption(d *deployment) []string {
 	if err != nil {
 		return append(problems, err.Error())
 	}
-	// Settings Flex Consumption rejects or ignores (functions-custom-handler.md §9).
-	for _, name := range []string{"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE",
-		"WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTSHARE", "SCM_DO_BUILD_DURING_DEPLOYMENT",
-		"ENABLE_ORYX_BUILD", "WEBSITE_TIME_ZONE", "TZ"} {
-		if _, ok := settings[name]; ok {
-			problems = append(problems, fmt.Sprintf("app setting %s is not allowed on Flex Consumption", name))
-		}
-	}
 	for name, want := range map[string]string{
 		"AzureWebJobsStorage__accountName":          "",
 		"AzureWebJobsStorage__clientId":             "",
@@ -372,12 +373,206 @@ func flexConsumption(d *deployment) []string {
 	return problems
 }
 
+// flexDeprecatedProperties are the site properties Learn says not to set on a Flex Consumption app:
+// "App settings reference for Azure Functions", section "Flex Consumption plan deprecations"
+// (https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).
+// The table writes them as properties.<name>, but ARM keeps most in properties.siteConfig (and in a
+// sites/config 'web' resource), so every one is looked for in all three places. Names compare
+// case-insensitively, as ARM does.
+var flexDeprecatedProperties = []struct{ name, instead string }{
+	{"alwaysOn", "not valid on Flex"},
+	{"containerSize", "use functionAppConfig.scaleAndConcurrency.instanceMemoryMB"},
+	{"ftpsState", "Flex has no FTPS; the 'ftp' basicPublishingCredentialsPolicies keeps FTP off"},
+	{"isReserved", "not valid on Flex"},
+	{"reserved", "ARM's name for isReserved; not valid on a Flex site (the plan sets it)"},
+	{"isXenon", "not valid on Flex"},
+	{"javaVersion", "use functionAppConfig.runtime"},
+	{"linuxFxVersion", "use functionAppConfig.runtime"},
+	{"netFrameworkVersion", "use functionAppConfig.runtime"},
+	{"powerShellVersion", "use functionAppConfig.runtime"},
+	{"functionAppScaleLimit", "use functionAppConfig.scaleAndConcurrency.maximumInstanceCount"},
+	{"preWarmedInstanceCount", "use functionAppConfig.scaleAndConcurrency.alwaysReady"},
+	{"use32BitWorkerProcess", "Flex is 64-bit only"},
+	{"vnetBackupRestoreEnabled", "Flex networking does not use it"},
+	{"vnetContentShareEnabled", "Flex networking does not use it"},
+	{"vnetImagePullEnabled", "Flex networking does not use it"},
+	{"vnetRouteAllEnabled", "Flex networking does not use it"},
+	{"windowsFxVersion", "not valid on Flex"},
+}
+
+// flexUnsupportedSettings are the app settings of the same Learn table, plus WEBSITE_TIME_ZONE and TZ
+// (Flex runs UTC). It holds every setting of functions-custom-handler.md §9 "settings not allowed"
+// (TestFlexSettingsCoverReference).
+var flexUnsupportedSettings = []string{
+	"ENABLE_ORYX_BUILD", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_WORKER_RUNTIME_VERSION",
+	"FUNCTIONS_MAX_HTTP_CONCURRENCY", "FUNCTIONS_WORKER_PROCESS_COUNT", "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
+	"SCM_DO_BUILD_DURING_DEPLOYMENT", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTOVERVNET",
+	"WEBSITE_CONTENTSHARE", "WEBSITE_DNS_SERVER", "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+	"WEBSITE_NODE_DEFAULT_VERSION", "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+	"WEBSITE_VNET_ROUTE_ALL", "WEBSITE_TIME_ZONE", "TZ",
+}
+
+// flexUnsupported: no Flex Consumption site sets a deprecated property (on the site, in siteConfig
+// or in a sites/config 'web' resource) or app setting.
+func flexUnsupported(d *deployment) []string {
+	var problems []string
+	configs := d.resources("Microsoft.Web/sites/config")
+	for _, site := range flexSites(d) {
+		problems = append(problems, deprecatedProperties(d, site, []string{"properties"})...)
+		problems = append(problems, deprecatedProperties(d, site, []string{"properties", "siteConfig"})...)
+		for _, c := range configs {
+			if isChildOf(c, site) && field(c.res.Body, "name") == "web" {
+				problems = append(problems, deprecatedProperties(d, c, []string{"properties"})...)
+			}
+		}
+	}
+	_, settings, err := d.appSettings()
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
+		if slices.ContainsFunc(flexUnsupportedSettings, func(s string) bool { return strings.EqualFold(s, name) }) {
+			problems = append(problems, fmt.Sprintf("app setting %s is not supported on Flex Consumption (Learn: Flex Consumption plan deprecations)", name))
+		}
+	}
+	return problems
+}
+
+// deprecatedProperties reports the flexDeprecatedProperties set in the object at path of l.
+func deprecatedProperties(d *deployment, l located, path []string) []string {
+	obj := field(l.res.Body, path...)
+	if _, ok := exprOf(obj); ok {
+		obj, _ = d.eval(l.file, obj) // e.g. siteConfig: someVar
+	}
+	m, ok := obj.(map[string]any)
+	if !ok || isExpr(m) {
+		return nil
+	}
+	var problems []string
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		for _, p := range flexDeprecatedProperties {
+			if strings.EqualFold(key, p.name) {
+				problems = append(problems, fmt.Sprintf("%v: %s.%s is not supported on Flex Consumption (%s)", l, strings.Join(path, "."), key, p.instead))
+			}
+		}
+	}
+	return problems
+}
+
+// flexSites are the function apps on a Flex Consumption plan: serverFarmId names a FlexConsumption
+// plan of the same file, or, when it names none, the deployment declares one.
+func flexSites(d *deployment) []located {
+	isFlex := func(plan resource) bool {
+		return strings.EqualFold(fmt.Sprint(field(plan.Body, "sku", "tier")), "FlexConsumption") ||
+			strings.EqualFold(fmt.Sprint(field(plan.Body, "sku", "name")), "FC1")
+	}
+	anyFlex := slices.ContainsFunc(d.resources("Microsoft.Web/serverfarms"), func(l located) bool { return isFlex(l.res) })
+	var out []located
+	for _, site := range d.resources("Microsoft.Web/sites") {
+		src, _ := exprOf(field(site.res.Body, "properties", "serverFarmId"))
+		if sym, ok := strings.CutSuffix(src, ".id"); ok {
+			if plan, ok := site.file.symbol(sym); ok && typeName(plan.Type) == "Microsoft.Web/serverfarms" {
+				if isFlex(plan) {
+					out = append(out, site)
+				}
+				continue
+			}
+		}
+		if anyFlex {
+			out = append(out, site)
+		}
+	}
+	return out
+}
+
+// cloudSuffixes are public-cloud host name suffixes that sovereign clouds replace. Templates take
+// them from environment() or from the resource instead, so one template deploys to every cloud.
+var cloudSuffixes = []struct {
+	suffix, instead string
+	re              *regexp.Regexp
+}{
+	{suffix: "servicebus.windows.net", instead: "the namespace's properties.serviceBusEndpoint"},
+	{suffix: "core.windows.net", instead: "environment().suffixes.storage or the account's properties.primaryEndpoints"},
+	{suffix: "vault.azure.net", instead: "environment().suffixes.keyvaultDns or the vault's properties.vaultUri"},
+	{suffix: "cognitiveservices.azure.com", instead: "the account's properties.endpoint"},
+	{suffix: "azurewebsites.net", instead: "the site's properties.defaultHostName"},
+}
+
+func init() {
+	for i := range cloudSuffixes {
+		cloudSuffixes[i].re = regexp.MustCompile(`(?i)(^|[^a-z0-9-])` + regexp.QuoteMeta(cloudSuffixes[i].suffix) + `($|[^a-z0-9-])`)
+	}
+}
+
+// cloudNeutral: no value in a template (param default, var, resource, module argument, output)
+// hard-codes a public-cloud host name suffix. Comments and descriptions are not values, and
+// main.parameters.json is left out: a parameter value is where one deployment's own host names go.
+func cloudNeutral(d *deployment) []string {
+	var problems []string
+	check := func(where string, v any) {
+		walkStrings(v, func(s string) {
+			for _, c := range cloudSuffixes {
+				if c.re.MatchString(s) {
+					problems = append(problems, fmt.Sprintf("%s hard-codes %s, which sovereign clouds name differently: use %s", where, c.suffix, c.instead))
+				}
+			}
+		})
+	}
+	for _, f := range d.sortedFiles() {
+		for _, name := range slices.Sorted(maps.Keys(f.Params)) {
+			check(fmt.Sprintf("%s: param %s", f.Path, name), f.Params[name].Default)
+		}
+		for _, name := range slices.Sorted(maps.Keys(f.Vars)) {
+			check(fmt.Sprintf("%s: var %s", f.Path, name), f.Vars[name])
+		}
+		for _, r := range f.Resources {
+			check(located{f, r}.String(), r.Body)
+		}
+		for _, m := range f.Modules {
+			check(fmt.Sprintf("%s: module %s", f.Path, m.Symbol), m.Body)
+		}
+		for _, o := range f.Outputs {
+			check(fmt.Sprintf("%s:%d: output %s", f.Path, o.Line, o.Name), o.Value)
+		}
+	}
+	return problems
+}
+
+// walkStrings calls fn with every string literal in v and the source of every expression.
+func walkStrings(v any, fn func(string)) {
+	switch v := v.(type) {
+	case string:
+		fn(v)
+	case []any:
+		for _, e := range v {
+			walkStrings(e, fn)
+		}
+	case map[string]any:
+		if src, ok := exprOf(v); ok {
+			fn(src) // the whole source: its $parts and $ternary hold nothing more
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			walkStrings(v[k], fn)
+		}
+	}
+}
+
 // reconcileRetryHorizon bounds how late Reconcile resends an event whose send succeeded but was not
 // marked sent: the store's EventRetryDelay (one minute) plus a Reconcile period, with a wide margin.
 const reconcileRetryHorizon = 10 * time.Minute
 
-// eventsTopic: a Standard topic with duplicate detection over a window longer than Reconcile's
-// retry horizon, and the `all` and filtered `review` subscriptions of the issue.
+// Service Bus keeps duplicate detection history for 20 seconds to 7 days: remarks of
+// QueueProperties.DuplicateDetectionHistoryTimeWindow (Azure.Messaging.ServiceBus, Learn .NET API
+// reference).
+const (
+	minDuplicateWindow = 20 * time.Second
+	maxDuplicateWindow = 7 * 24 * time.Hour
+)
+
+// eventsTopic: a Standard topic with duplicate detection over a window Service Bus accepts and
+// longer than Reconcile's retry horizon, and the `all` and filtered `review` subscriptions of the
+// issue.
 func eventsTopic(d *deployment) []string {
 	var problems []string
 	for _, l := range d.resources("Microsoft.ServiceBus/namespaces") {
@@ -393,16 +588,7 @@ func eventsTopic(d *deployment) []string {
 		if v := field(l.res.Body, "properties", "requiresDuplicateDetection"); v != true {
 			problems = append(problems, fmt.Sprintf("%v: requiresDuplicateDetection must be true, found %s", l, show(v)))
 		}
-		raw := field(l.res.Body, "properties", "duplicateDetectionHistoryTimeWindow")
-		v, ok := d.eval(l.file, raw)
-		s, _ := v.(string)
-		window, err := isoDuration(s)
-		switch {
-		case !ok || err != nil:
-			problems = append(problems, fmt.Sprintf("%v: duplicateDetectionHistoryTimeWindow must be an ISO 8601 duration known at deploy time, found %s", l, show(raw)))
-		case window <= reconcileRetryHorizon || window > 7*24*time.Hour:
-			problems = append(problems, fmt.Sprintf("%v: duplicate detection window %s must exceed Reconcile's retry horizon (%v) and be at most P7D", l, s, reconcileRetryHorizon))
-		}
+		problems = append(problems, d.duplicateWindow(l, field(l.res.Body, "properties", "duplicateDetectionHistoryTimeWindow"))...)
 	}
 	subs := map[string]located{}
 	for _, l := range d.resources("Microsoft.ServiceBus/namespaces/topics/subscriptions") {
@@ -431,6 +617,112 @@ func eventsTopic(d *deployment) []string {
 		problems = append(problems, fmt.Sprintf("%v: subscription 'review' needs its $Default rule replaced by the SQL filter 'passed = false' (any other rule is OR'ed with match-all)", review))
 	}
 	return problems
+}
+
+// duplicateWindow checks a topic's window as deployed with the parameter defaults and with
+// main.parameters.json, and that a window built from a parameter is bounded in main.bicep, so
+// Azure refuses a value Service Bus would not take before it deploys anything.
+func (d *deployment) duplicateWindow(l located, raw any) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, s := range []struct {
+		name   string
+		params map[string]any
+	}{{"the defaults", map[string]any{}}, {"main.parameters.json", d.parameters}} {
+		v, ok := d.withParameters(s.params).eval(l.file, raw)
+		window, isString := v.(string)
+		if !ok || !isString {
+			return append(problems, fmt.Sprintf("%v: duplicateDetectionHistoryTimeWindow must be an ISO 8601 duration known at deploy time, found %s", l, show(raw)))
+		}
+		if seen[window] {
+			continue
+		}
+		seen[window] = true
+		if problem := windowProblem(window); problem != "" {
+			problems = append(problems, fmt.Sprintf("%v: duplicate detection window with %s: %s", l, s.name, problem))
+		}
+	}
+	if _, literal := raw.(string); literal {
+		return problems
+	}
+	name, ok := d.rootParam(l.file, raw)
+	if !ok {
+		return append(problems, fmt.Sprintf("%v: duplicateDetectionHistoryTimeWindow must be a literal or built from one main.bicep parameter, found %s", l, show(raw)))
+	}
+	p := d.files[mainFile].Params[name]
+	if p.Type != "int" {
+		problems = append(problems, fmt.Sprintf("%s: param %s must be an int with @minValue and @maxValue, so a window Service Bus refuses fails before deployment", mainFile, name))
+	}
+	for _, bound := range []string{"minValue", "maxValue"} {
+		args := p.DecoratorArgs[bound]
+		if len(args) != 1 {
+			problems = append(problems, fmt.Sprintf("%s: param %s has no @%s: a duplicate detection window outside PT20S..P7D would reach Service Bus", mainFile, name, bound))
+			continue
+		}
+		v, _ := d.withParameters(map[string]any{name: args[0]}).eval(l.file, raw)
+		window, _ := v.(string)
+		if w, err := isoDuration(window); err != nil || w < minDuplicateWindow || w > maxDuplicateWindow {
+			problems = append(problems, fmt.Sprintf("%s: @%s(%v) of param %s allows the window %q, outside PT20S..P7D", mainFile, bound, text(args[0]), name, window))
+		}
+	}
+	return problems
+}
+
+// windowProblem says why a duplicate detection window is wrong, or "".
+func windowProblem(s string) string {
+	w, err := isoDuration(s)
+	switch {
+	case err != nil:
+		return err.Error()
+	case w < minDuplicateWindow:
+		return fmt.Sprintf("%s is below PT20S, the shortest window Service Bus accepts", s)
+	case w > maxDuplicateWindow:
+		return fmt.Sprintf("%s is above P7D, the longest window Service Bus accepts", s)
+	case w <= reconcileRetryHorizon:
+		return fmt.Sprintf("%s does not exceed Reconcile's retry horizon (%v)", s, reconcileRetryHorizon)
+	}
+	return ""
+}
+
+// withParameters is d with other main.parameters.json values.
+func (d *deployment) withParameters(params map[string]any) *deployment {
+	c := *d
+	c.parameters = params
+	return &c
+}
+
+// rootParam follows raw (a parameter, or an interpolated string with one parameter in it) back
+// through the module arguments to the main.bicep parameter it comes from.
+func (d *deployment) rootParam(f *bicepFile, raw any) (string, bool) {
+	for range 16 {
+		m, _ := raw.(map[string]any)
+		if parts, ok := m["$parts"].([]any); ok {
+			var exprs []any
+			for _, p := range parts {
+				if _, ok := exprOf(p); ok {
+					exprs = append(exprs, p)
+				}
+			}
+			if len(exprs) != 1 {
+				return "", false
+			}
+			raw = exprs[0]
+			continue
+		}
+		src, ok := exprOf(raw)
+		if _, isParam := f.Params[src]; !ok || !isParam {
+			return "", false
+		}
+		if f.Path == mainFile {
+			return src, true
+		}
+		callers := d.callers(f, src)
+		if len(callers) != 1 {
+			return "", false
+		}
+		f, raw = callers[0].file, callers[0].arg
+	}
+	return "", false
 }
 
 // isoDuration parses the P[nD][T[nH][nM][nS]] durations Service Bus takes.

@@ -78,16 +78,22 @@ arm() {
   printf '%s' "${url%/}"
 }
 
-# ensure_provider registers Microsoft.App, which Flex Consumption apps need: ARM registers only the
-# namespaces a template names (Azure/azure-cli#33177). Registering needs rights on the whole
-# subscription, so a failure is only reported.
-ensure_provider() {
-  local state
-  state="$(az provider show -n Microsoft.App --query registrationState -o tsv --only-show-errors 2>/dev/null || true)"
-  [[ "$state" == Registered ]] && return
-  log "registering the resource provider Microsoft.App (Flex Consumption needs it)"
-  az provider register -n Microsoft.App --wait --only-show-errors -o none ||
-    log "warning: could not register Microsoft.App; someone with subscription rights must run: az provider register -n Microsoft.App"
+# No resource provider is registered here. Flex Consumption needs Microsoft.App only for virtual
+# network integration (its subnet delegation is Microsoft.App/environments; Learn, "Azure Functions
+# Flex Consumption plan hosting", Considerations), and the templates have no virtual network.
+
+# deployment_failed adds a hint when the output of `az deployment group create` (the file $1)
+# shows a known cause that the template cannot fix.
+deployment_failed() {
+  if grep -q 'ResourceKindRequireAcceptTerms' "$1"; then
+    cat >&2 <<'EOF'
+
+deploy: this subscription has not accepted the Responsible AI notice for Face yet
+  (ResourceKindRequireAcceptTerms). Accept it once: in the Azure portal, create a Face resource,
+  tick the Responsible AI notice on its Basics tab and create it. Then run this script again.
+  See docs/deploy.md, Prerequisites.
+EOF
+  fi
 }
 
 provision() {
@@ -110,9 +116,18 @@ provision() {
     az deployment group what-if "${args[@]}"
     exit 0
   fi
-  ensure_provider
   log "deploying infra/main.bicep to $rg (deployment $deployment)"
-  az deployment group create "${args[@]}" -o none
+  # The output goes to a file first, so a known cause can be recognized; it is shown either way.
+  local out status=0
+  out="$(mktemp)"
+  az deployment group create "${args[@]}" -o none >"$out" 2>&1 || status=$?
+  cat "$out" >&2
+  if ((status != 0)); then
+    deployment_failed "$out"
+    rm -f "$out"
+    exit "$status"
+  fi
+  rm -f "$out"
 }
 
 # ensure_signing_key creates CALLBACK_SIGNING_KEYS once, through the ARM control plane (the

@@ -81,9 +81,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
+    // No ftpsState, alwaysOn, linuxFxVersion…: Learn says not to set them on Flex ("App settings
+    // reference for Azure Functions", Flex Consumption plan deprecations). FTP stays off through
+    // the 'ftp' publishing policy below.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {

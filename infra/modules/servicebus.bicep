@@ -12,8 +12,12 @@ param tags object
 @description('Topic the app sends events to (SERVICEBUS_ENTITY).')
 param topicName string
 
-@description('Duplicate detection window. An event is resent only after Reconcile finds it unsent (about two minutes), so a day covers long storage outages too. Standard allows up to P7D.')
-param duplicateDetectionWindow string
+// Service Bus accepts 20 seconds to 7 days (QueueProperties.DuplicateDetectionHistoryTimeWindow,
+// Azure.Messaging.ServiceBus reference): whole minutes from 1 to 10080 stay inside that.
+@description('Duplicate detection window in minutes. An event is resent only after Reconcile finds it unsent (about two minutes), so a day covers long storage outages too.')
+@minValue(1)
+@maxValue(10080)
+param duplicateDetectionWindowMinutes int
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
@@ -37,7 +41,7 @@ resource topic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
   properties: {
     // Immutable: changing it means deleting the topic.
     requiresDuplicateDetection: true
-    duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
+    duplicateDetectionHistoryTimeWindow: 'PT${duplicateDetectionWindowMinutes}M'
     defaultMessageTimeToLive: 'P14D'
     enableBatchedOperations: true
   }
@@ -77,6 +81,9 @@ resource reviewSubscription 'Microsoft.ServiceBus/namespaces/topics/subscription
 }
 
 output name string = namespace.name
-// The app wants the host name only (<ns>.servicebus.windows.net).
-output hostName string = '${namespace.name}.servicebus.windows.net'
+// The app wants the host name only. It comes from the endpoint
+// (https://<ns>.servicebus.windows.net:443/ in the public cloud): sovereign clouds use other
+// suffixes, and environment() has none for Service Bus. Split on '/', not '//': tree-sitter-bicep
+// 1.1.0 reads '//' in a string as a comment. The second split drops the port, if any.
+output hostName string = split(split(namespace.properties.serviceBusEndpoint, '/')[2], ':')[0]
 output topicName string = topic.name
