@@ -19,16 +19,18 @@ type readiness struct {
 	err     error
 }
 
-// health is Health: GET /api/health. It says whether the app can serve, never why not.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+// health is Health: GET /api/health. It says whether the app can serve, never why not, so a
+// failed probe is an answer ({"status":"unavailable"}, 503), not an error.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	// Detached: a caller that hangs up must not leave a cached "unavailable" for everyone else.
 	ctx, cancel := detached(r, 3*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 func (s *Server) ready(ctx context.Context) error {

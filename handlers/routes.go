@@ -14,7 +14,7 @@ func (s *Server) Handler() http.Handler {
 	// The host polls GET / until any response arrives, then keeps using it as a liveness probe.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 
-	mux.HandleFunc("GET /api/health", s.health)
+	mux.Handle("GET /api/health", s.returning(s.health))
 	mux.Handle("POST /api/sessions", s.returning(s.startSession))
 	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.getSession))
 	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.cancelSession))

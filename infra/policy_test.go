@@ -559,7 +559,7 @@ func walkStrings(v any, fn func(string)) {
 }
 
 // reconcileRetryHorizon bounds how late Reconcile resends an event whose send succeeded but was not
-// marked sent: the store's EventRetryDelay (one minute) plus a Reconcile period, with a wide margin.
+// marked sent: the store's AnnounceDelay (one minute) plus a Reconcile period, with a wide margin.
 const reconcileRetryHorizon = 10 * time.Minute
 
 // Service Bus keeps duplicate detection history for 20 seconds to 7 days: remarks of
