@@ -80,7 +80,7 @@ func TestStorageUnavailable(t *testing.T) {
 
 	r := a.do("POST", "/api/sessions", []byte(`{"externalReference":"no table"}`), nil)
 	r.wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
-	tokens := a.taps.tokens()
+	tokens := a.stub.IssuedTokens()
 	if len(tokens) != 2 {
 		t.Fatalf("Face sessions created = %d, want 2", len(tokens))
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/store"
 	"github.com/liveness-quicklink/functions/internal/testing/facespec"
+	"github.com/liveness-quicklink/functions/internal/testing/fakeclock"
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 	"github.com/liveness-quicklink/functions/internal/testing/tap"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
@@ -38,9 +40,8 @@ type app struct {
 	table *aztables.Client // the store's table, read behind its back
 	stub  *facestub.Server
 	face  *face.Client // the handler's Face client, for looking at Face sessions directly
-	clock *clock
-	taps  *tokenTap
-	logs  *syncBuffer
+	clock *fakeclock.Clock
+	logs  *logsink.Buffer
 	hooks *faceHooks
 
 	faceKey     string // the Face API key
@@ -63,10 +64,9 @@ func newApp(t *testing.T, o *appOptions) *app {
 		t:           t,
 		api:         loadContract(t),
 		client:      &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		clock:       &clock{now: time.Now().UTC().Truncate(time.Millisecond)},
-		taps:        &tokenTap{},
+		clock:       fakeclock.New(time.Now().UTC().Truncate(time.Millisecond)),
 		hooks:       &faceHooks{},
-		logs:        &syncBuffer{},
+		logs:        &logsink.Buffer{},
 		faceKey:     "face-key-" + randomHex(t, 16),
 		functionKey: "function-key-" + randomHex(t, 16),
 	}
@@ -91,9 +91,8 @@ func newApp(t *testing.T, o *appOptions) *app {
 	})
 
 	a.stub = facestub.New(&facestub.Options{APIKey: a.faceKey})
-	// Face traffic is held to Microsoft's spec; its tokens are recorded, for the secret checks
-	// below; a test can act while a request is in flight.
-	faceSrv := httptest.NewServer(facespec.Load(t).Middleware(t, a.taps.wrap(a.hooks.wrap(a.stub))))
+	// Face traffic is held to Microsoft's spec; a test can act while a request is in flight.
+	faceSrv := httptest.NewServer(facespec.Load(t).Middleware(t, a.hooks.wrap(a.stub)))
 	t.Cleanup(faceSrv.Close)
 	t.Cleanup(func() { a.stub.Close() }) // runs first: releases requests held by a Hang fault
 	a.face, err = face.NewClient(faceSrv.URL, nil, &face.ClientOptions{
@@ -189,7 +188,7 @@ func roundTrip(c *http.Client, req *http.Request) (*http.Response, []byte, error
 // secrets are the values that must never leave the handler: every Face auth token issued so
 // far, the Face API key and the function key.
 func (a *app) secrets() []string {
-	return append(a.taps.tokens(), a.faceKey, a.functionKey)
+	return append(a.stub.IssuedTokens(), a.faceKey, a.functionKey)
 }
 
 // checkLogs fails t if a secret reached the handler's log.
@@ -258,21 +257,31 @@ func (r *reply) wantProblem(t *testing.T, status int, code string) {
 func (a *app) rows() map[string]string {
 	a.t.Helper()
 	out := map[string]string{}
+	for _, raw := range a.rawEntities() {
+		var e struct {
+			PartitionKey, RowKey string
+			ETag                 string `json:"odata.etag"`
+		}
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			a.t.Fatalf("decoding a row: %v", err)
+		}
+		out[e.PartitionKey+"/"+e.RowKey] = e.ETag
+	}
+	return out
+}
+
+// rawEntities returns every row of the store's table as the service sends it.
+func (a *app) rawEntities() []string {
+	a.t.Helper()
+	var out []string
 	pager := a.table.NewListEntitiesPager(nil)
 	for pager.More() {
 		page, err := pager.NextPage(a.t.Context())
 		if err != nil {
 			a.t.Fatalf("listing the table: %v", err)
 		}
-		for _, raw := range page.Entities {
-			var e struct {
-				PartitionKey, RowKey string
-				ETag                 string `json:"odata.etag"`
-			}
-			if err := json.Unmarshal(raw, &e); err != nil {
-				a.t.Fatalf("decoding a row: %v", err)
-			}
-			out[e.PartitionKey+"/"+e.RowKey] = e.ETag
+		for _, e := range page.Entities {
+			out = append(out, string(e))
 		}
 	}
 	return out

@@ -67,7 +67,7 @@ func TestStartSession(t *testing.T) {
 				t.Errorf("started session (-want +got):\n%s", diff)
 			}
 
-			tokens := a.taps.tokens()
+			tokens := a.stub.IssuedTokens()
 			if len(tokens) != 1 {
 				t.Fatalf("the stand-in issued %d tokens, want 1", len(tokens))
 			}

@@ -1,10 +1,8 @@
 package hostcontract
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +16,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
+	"github.com/liveness-quicklink/functions/internal/testing/services"
 )
 
 // Options tune Start; nil means defaults.
@@ -52,8 +53,8 @@ type Host struct {
 
 	opts     Options
 	cmd      *exec.Cmd
-	stdout   lockedBuffer
-	stderr   lockedBuffer
+	stdout   logsink.Buffer
+	stderr   logsink.Buffer
 	exited   chan struct{}
 	waitErr  error
 	stopOnce sync.Once
@@ -272,28 +273,4 @@ func (h *Host) Stdout() []byte { return h.stdout.Bytes() }
 func (h *Host) Stderr() []byte { return h.stderr.Bytes() }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
+func FreePort() (int, error) { return services.FreePort() }

@@ -4,18 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
-	"github.com/liveness-quicklink/functions/internal/testing/tap"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
@@ -28,7 +24,6 @@ type StandIns struct {
 	SigningKey string // base64, as CALLBACK_SIGNING_KEYS holds it
 	Tables     string // Azurite connection string
 	certFile   string
-	tokens     tokenRecorder
 }
 
 // AllowedReturnOrigin is the RETURN_URL_ALLOWED_ORIGINS of the stand-in settings.
@@ -41,7 +36,7 @@ func StartStandIns(t testing.TB) *StandIns {
 	s.Face = facestub.New(&facestub.Options{APIKey: s.APIKey})
 	// TLS because the Face client sends its key only over https; the handler trusts the test
 	// certificate through SSL_CERT_FILE, which Go's crypto/x509 reads on Linux.
-	srv := httptest.NewTLSServer(s.tokens.wrap(s.Face))
+	srv := httptest.NewTLSServer(s.Face)
 	t.Cleanup(srv.Close)
 	t.Cleanup(s.Face.Close) // releases requests a fault holds, before srv.Close waits for them
 	s.FaceURL = srv.URL
@@ -78,14 +73,14 @@ func (s *StandIns) Secrets() map[string]string {
 		out["CALLBACK_SIGNING_KEYS (as base64url)"] = base64.RawURLEncoding.EncodeToString(raw)
 		out["CALLBACK_SIGNING_KEYS (as hex)"] = hex.EncodeToString(raw)
 	}
-	for i, tok := range s.tokens.list() {
+	for i, tok := range s.Face.IssuedTokens() {
 		out[fmt.Sprintf("Face authToken #%d", i+1)] = tok
 	}
 	return out
 }
 
-// IssuedTokens are the session auth tokens the stand-in returned, in order.
-func (s *StandIns) IssuedTokens() []string { return s.tokens.list() }
+// IssuedTokens are the session auth tokens the stand-in issued, in order.
+func (s *StandIns) IssuedTokens() []string { return s.Face.IssuedTokens() }
 
 func randomBase64(t testing.TB, n int) string {
 	t.Helper()
@@ -94,30 +89,4 @@ func randomBase64(t testing.TB, n int) string {
 		t.Fatalf("hostcontract: %v", err)
 	}
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// tokenRecorder learns the auth tokens from the stand-in's create responses, so the test can look
-// for them in the handler's output without the stand-in having to expose them.
-type tokenRecorder struct {
-	mu     sync.Mutex
-	tokens []string
-}
-
-func (r *tokenRecorder) wrap(next http.Handler) http.Handler {
-	return tap.Handler(next, func(x tap.Exchange) {
-		var created struct {
-			AuthToken string `json:"authToken"`
-		}
-		if x.Request.Method == http.MethodPost && json.Unmarshal(x.Body, &created) == nil && created.AuthToken != "" {
-			r.mu.Lock()
-			r.tokens = append(r.tokens, created.AuthToken)
-			r.mu.Unlock()
-		}
-	})
-}
-
-func (r *tokenRecorder) list() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.tokens...)
 }

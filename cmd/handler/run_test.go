@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
@@ -62,23 +62,6 @@ func (p *flakyProxy) forward(c net.Conn) {
 	_, _ = io.Copy(c, up)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunRetriesDependenciesAtStart: the handler answers the host's probe while its table service
 // is unreachable, answers 503 meanwhile, and serves once the service appears, without a restart.
 func TestRunRetriesDependenciesAtStart(t *testing.T) {
@@ -102,7 +85,7 @@ func TestRunRetriesDependenciesAtStart(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &logsink.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return settings[k] }, logs) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -10,6 +10,8 @@ import (
 	"net/http/httptrace"
 	"testing"
 	"time"
+
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 )
 
 // SIGTERM while start-up is still retrying must stop the handler cleanly. A request parked in the
@@ -36,7 +38,7 @@ func TestShutdownWhileARequestWaitsAtTheGate(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return settings[k] }, &syncBuffer{}) }()
+	go func() { done <- run(ctx, func(k string) string { return settings[k] }, &logsink.Buffer{}) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitFor(t, "the readiness probe", answersOK(base+"/"))
 

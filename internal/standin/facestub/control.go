@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 )
 
 // Stats counts the Face requests received, whatever their outcome (faults and auth failures included).
@@ -46,6 +47,14 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
+}
+
+// IssuedTokens returns every session auth token the stand-in has issued, oldest first, whatever
+// became of its session since: tests look for them where they must never appear (logs, answers).
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issued)
 }
 
 // SessionByToken returns the session a live auth token belongs to: not deleted, not expired, and within

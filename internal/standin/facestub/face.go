@@ -71,6 +71,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		s.sweepLocked(now)
 		s.sessions[sess.id] = sess
 		s.tokens[sess.token] = sess.id
+		s.issued = append(s.issued, sess.token)
 		out := sess.render()
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)

@@ -7,12 +7,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/testing/facespec"
+	"github.com/liveness-quicklink/functions/internal/testing/fakeclock"
 )
 
 const (
@@ -21,30 +21,13 @@ const (
 	testKey      = "test-key"
 )
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)) }
 
 // env is a stand-in behind two servers: strict validates every request and response with Microsoft's
 // spec, plain lets requests through unchecked so tests can send the malformed ones the spec forbids.
 type env struct {
 	stub   *facestub.Server
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 	spec   *facespec.Spec
 	strict *httptest.Server
 	plain  *httptest.Server

@@ -41,6 +41,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	tokens   map[string]string // auth token → session id
+	issued   []string          // every auth token issued, oldest first
 	images   map[string]string // session image id → session id
 	faults   Faults
 	stats    Stats
