@@ -13,7 +13,9 @@ FACE_PORT   ?= 7072
 TABLES_PORT ?= 10002
 BLOB_PORT   ?= 10000
 QUEUE_PORT  ?= 10001
-PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) -blob-port $(BLOB_PORT) -queue-port $(QUEUE_PORT)
+PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT)
+# How often `make run` plays the Reconcile timer (under Core Tools the host runs it).
+RECONCILE_EVERY ?= 1m
 
 .PHONY: all deps build run func-app func-start test vet bench fuzz fmt clean package check-bicep deploy
 
@@ -32,7 +34,7 @@ build:
 # every child it started.
 run: deps build
 	$(GO) build -o bin/devstack ./cmd/devstack
-	./bin/devstack -handler $(BIN) $(PORTS)
+	./bin/devstack -handler $(BIN) $(PORTS) -reconcile-every $(RECONCILE_EVERY)
 
 # The app folder as the Functions host wants it (host.json and the function folders side by
 # side, the handler beside them), for Core Tools on this machine.
@@ -43,7 +45,7 @@ func-app: build
 # `func start` in that folder (or how to install Core Tools, with the stand-ins left running).
 func-start: deps func-app
 	$(GO) build -o bin/devstack ./cmd/devstack
-	./bin/devstack -func $(FUNC)/app $(PORTS)
+	./bin/devstack -func $(FUNC)/app $(PORTS) -blob-port $(BLOB_PORT) -queue-port $(QUEUE_PORT)
 
 vet:
 	$(GO) vet ./...

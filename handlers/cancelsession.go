@@ -2,14 +2,17 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
 // cancelSession is CancelSession: DELETE /api/sessions/{sessionId}. It records canceled through
-// the one finish path, which then revokes the Face session (token and any link). Canceling twice
-// gives the same answer; a session that ended otherwise is 409.
+// the one finish path, which then revokes the Face session (token and any link). A 200 promises
+// both: when the revocation fails, the answer is 503 although the session is canceled, and a
+// repeated DELETE (or Reconcile) revokes it. Canceling twice gives the same answer; a session
+// that ended otherwise is 409.
 func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 	id, err := sessionIDFrom(r)
 	if err != nil {
@@ -22,16 +25,23 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if sess.Status == liveness.StatusCanceled {
-			writeJSON(w, http.StatusOK, viewOf(sess))
-			return nil
-		}
-		err = s.finish(ctx, sess, liveness.StatusCanceled, nil)
-		if errors.Is(err, liveness.ErrConflict) {
-			continue // someone else changed the session: decide again on what it is now
-		}
-		if err != nil {
-			return err
+		switch {
+		case sess.Status == liveness.StatusCanceled && !sess.FaceDeleted:
+			// Canceled before (or by this request, whose commit answer was lost) but not revoked.
+			if err := s.announce(ctx, sess); err != nil {
+				return fmt.Errorf("the session is canceled, but its Face session is not revoked yet: %w", err)
+			}
+		case sess.Status != liveness.StatusCanceled:
+			err = s.finish(ctx, sess, liveness.StatusCanceled, nil)
+			if errors.Is(err, liveness.ErrConflict) {
+				continue // someone else changed the session: decide again on what it is now
+			}
+			if err != nil {
+				return err
+			}
+			if !sess.FaceDeleted {
+				return fmt.Errorf("the session is canceled, but its Face session is not revoked yet: %w", liveness.ErrUpstreamUnavailable)
+			}
 		}
 		writeJSON(w, http.StatusOK, viewOf(sess))
 		return nil

@@ -43,7 +43,8 @@ func (a *app) serveGone(ctx context.Context, faceClient FaceSessions, st Session
 	opts := a.srv.opts
 	srv := New(faceClient, st, a.srv.settings, &opts)
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, req.WithContext(ctx))
+	h := a.api.Middleware(a.t, noSecrets(a.t, a.secrets, srv.Handler())) // as newApp's server
+	h.ServeHTTP(rec, req.WithContext(ctx))
 	return rec
 }
 

@@ -29,8 +29,7 @@ var (
 )
 
 // ErrStarting is the error of a request that arrived before the app could serve it: its
-// dependencies are still being built, or cannot be reached yet. cmd/handler's start gate answers
-// it with WriteProblem.
+// dependencies are still being built, or cannot be reached yet (see Starting).
 var ErrStarting = errors.New("the app is starting")
 
 var upstreamUnavailable = problemKind{http.StatusServiceUnavailable, "upstream_unavailable", "A service this app depends on is unavailable; retry later.", 1}
@@ -101,13 +100,6 @@ func writeProblemJSON(w http.ResponseWriter, k problemKind, p problem) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(k.status)
 	_ = json.NewEncoder(w).Encode(p)
-}
-
-// WriteProblem answers err as application/problem+json from the one table, without logging: for
-// code that runs before a Server exists (the start gate).
-func WriteProblem(w http.ResponseWriter, err error) {
-	k, p := problemFor(err)
-	writeProblemJSON(w, k, p)
 }
 
 // handlerFunc is a handler that returns its error instead of answering it.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,24 @@ func TestStorageUnavailable(t *testing.T) {
 	}
 	if id, _, ok := a.stub.SessionByToken(tokens[1]); ok {
 		t.Errorf("Face session %s outlived the failed start", id)
+	}
+}
+
+// Upstream answers are logged by status, error code and request id, never by their body (a Face
+// body can hold a session's auth token): the stand-in's error message must not reach the log.
+func TestUpstreamBodiesNeverReachTheLog(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"externalReference":"log-body"}`)
+	a.stub.SetFaults(facestub.Faults{ServerErrors: 100})
+	a.passDue(v)
+	a.reconcile()
+	a.stub.SetFaults(facestub.Faults{})
+
+	logs := string(a.logs.Bytes())
+	if !strings.Contains(logs, "500 InternalServerError") {
+		t.Fatalf("the log does not record the Face failure at all: the test proves nothing\n%s", logs)
+	}
+	if strings.Contains(logs, "An internal server error occurred") {
+		t.Errorf("the log holds the body of a Face answer:\n%s", logs)
 	}
 }

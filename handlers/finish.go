@@ -22,7 +22,8 @@ import (
 //
 // It returns an error only when nothing was recorded: ErrSessionFinalized, ErrConflict (another
 // writer moved the session; decide again on a fresh read) or an upstream failure. What step 3
-// cannot do now, Reconcile does when the announce entry comes due.
+// cannot do now, Reconcile does when the announce entry comes due; sess.FaceDeleted tells the
+// caller whether the revocation happened.
 func (s *Server) finish(ctx context.Context, sess *liveness.Session, status liveness.Status, o *liveness.Outcome) error {
 	if err := sess.Finish(status, o, s.now()); err != nil {
 		return err
@@ -42,16 +43,19 @@ func (s *Server) finish(ctx context.Context, sess *liveness.Session, status live
 }
 
 // announce does what follows a committed final state, for finish and for Reconcile's announce
-// entries alike. Each step is safe to repeat.
+// entries alike. Each step is safe to repeat. Publishing the event joins it with the Service Bus
+// publisher; until then the event waits in the outbox.
 func (s *Server) announce(ctx context.Context, sess *liveness.Session) error {
 	return s.revokeFaceSession(ctx, sess)
 }
 
-// revokeFaceSession deletes the Face session once the outcome is recorded (DELETE_FACE_SESSIONS):
-// its token, link and any session image die with it. It runs after the commit: deleting first
+// revokeFaceSession deletes the Face session once the outcome is recorded: its token, link and
+// any session image die with it. A canceled session is always revoked (that is what canceling
+// is for); any other only with DELETE_FACE_SESSIONS. It runs after the commit: deleting first
 // could lose a result that the commit then failed to keep.
 func (s *Server) revokeFaceSession(ctx context.Context, sess *liveness.Session) error {
-	if !s.settings.DeleteFaceSessions || sess.FaceDeleted {
+	revoke := s.settings.DeleteFaceSessions || sess.Status == liveness.StatusCanceled
+	if !revoke || sess.FaceDeleted {
 		return nil
 	}
 	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {

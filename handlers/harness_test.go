@@ -35,14 +35,15 @@ type app struct {
 	url    string
 	client *http.Client
 
-	srv   *Server
-	store *store.Store
-	table *aztables.Client // the store's table, read behind its back
-	stub  *facestub.Server
-	face  *face.Client // the handler's Face client, for looking at Face sessions directly
-	clock *fakeclock.Clock
-	logs  *logsink.Buffer
-	hooks *faceHooks
+	srv    *Server
+	store  *store.Store
+	table  *aztables.Client // the store's table, read behind its back
+	prefix string           // the store's table prefix, for a second store on the same table
+	stub   *facestub.Server
+	face   *face.Client // the handler's Face client, for looking at Face sessions directly
+	clock  *fakeclock.Clock
+	logs   *logsink.Buffer
+	hooks  *faceHooks
 
 	faceKey     string // the Face API key
 	functionKey string // what the Functions host would check; the handler must never echo it
@@ -82,7 +83,7 @@ func newApp(t *testing.T, o *appOptions) *app {
 	if err != nil {
 		t.Fatalf("store.New: %v", err)
 	}
-	a.table = svc.NewClient(prefix + "sessions")
+	a.table, a.prefix = svc.NewClient(prefix+"sessions"), prefix
 	t.Cleanup(func() {
 		_, err := a.table.Delete(context.Background(), nil)
 		if re, ok := errors.AsType[*azcore.ResponseError](err); err != nil && !(ok && re.StatusCode == http.StatusNotFound) {

@@ -15,7 +15,7 @@ func TestHealthIgnoresACallerThatLeft(t *testing.T) {
 		probes++
 		return ctx.Err() // a real probe fails this way when its context is canceled
 	}})
-	h := srv.Handler()
+	h := loadContract(t).Middleware(t, srv.Handler())
 
 	gone, cancel := context.WithCancel(t.Context())
 	cancel() // an anonymous caller that sent the request and hung up at once

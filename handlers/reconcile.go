@@ -33,6 +33,11 @@ type ReconcileResult struct{ Due, Finalized, Failed int }
 // reconcileBudget keeps one run inside the host's functionTimeout (5 minutes in host.json).
 const reconcileBudget = 4 * time.Minute
 
+// upstreamFailuresToStop is how many items in a row may fail on a dependency before a run stops:
+// one failing session (a Face error of its own) must not stop every run at the same place, but a
+// dependency that is down should not cost a full retry cycle per item.
+const upstreamFailuresToStop = 3
+
 // Reconcile does the work that has come due, each entry as its reason says (liveness.DueReason).
 // It reads a bounded batch of the due index, never the session table. When a dependency is down
 // it stops early: what is left stays due for the next tick instead of spending a retry cycle on
@@ -46,17 +51,22 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		return res, err
 	}
 	res.Due = len(items)
+	inARow := 0
 	for _, item := range items {
 		finalized, err := s.reconcileOne(ctx, item)
 		if err != nil {
 			res.Failed++
 			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
 				slog.String("reason", string(item.Reason)), slog.String("error", err.Error()))
-			if errors.Is(err, liveness.ErrUpstreamUnavailable) || ctx.Err() != nil {
+			if errors.Is(err, liveness.ErrUpstreamUnavailable) {
+				inARow++
+			}
+			if inARow == upstreamFailuresToStop || ctx.Err() != nil {
 				break
 			}
 			continue
 		}
+		inARow = 0
 		if finalized {
 			res.Finalized++
 		}
@@ -64,16 +74,9 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	return res, nil
 }
 
-// errUnknownReason marks a due entry that this version cannot handle (a newer one filed it). It
-// stays in the index: dropping it would lose work.
-var errUnknownReason = errors.New("unknown due reason; left for a version that knows it")
-
 // reconcileOne handles one due entry and removes it once its work is done; an entry whose work
 // failed stays for the next run. finalized reports that this entry finished its session.
 func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (finalized bool, err error) {
-	if !item.Reason.Valid() {
-		return false, fmt.Errorf("%q: %w", item.Reason, errUnknownReason)
-	}
 	sess, err := s.store.GetSession(ctx, item.SessionID)
 	if errors.Is(err, liveness.ErrNotFound) {
 		return false, s.store.DeleteDue(ctx, item) // a start that failed after indexing
@@ -83,12 +86,17 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 	}
 	switch item.Reason {
 	case liveness.DueAnnounce:
-		// Not final: the commit this entry was filed for did not happen, so there is nothing to
-		// announce; the session's own expiry entry still stands.
-		if sess.Status.Final() {
-			if err := s.announce(ctx, sess); err != nil {
-				return false, err
+		if !sess.Status.Final() {
+			// The commit this entry was filed for failed, or is still under way (a slow request,
+			// another instance's clock): look again once the session must be final.
+			later := s.now().Add(time.Minute)
+			if due := s.expiryDue(sess); due.After(later) {
+				later = due
 			}
+			return false, s.refile(ctx, item, later)
+		}
+		if err := s.announce(ctx, sess); err != nil {
+			return false, err
 		}
 	case liveness.DueExpire:
 		if sess.Status.Final() {
@@ -96,13 +104,10 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 		}
 		if due := s.expiryDue(sess); s.now().Before(due) {
 			// Filed too early (never by this version): file it again for the right time, so the
-			// session still expires, and drop this one.
+			// session still expires.
 			s.log.WarnContext(ctx, "reconcile: expiry entry filed before the session's expiry; filed again",
 				slog.String("sessionId", sess.ID), slog.Time("filedFor", item.Due), slog.Time("expiresAt", due))
-			if err := s.store.AddDue(ctx, liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: due}); err != nil {
-				return false, err
-			}
-			break
+			return false, s.refile(ctx, item, due)
 		}
 		if err := s.finishFromFace(ctx, sess, liveness.StatusExpired); err != nil {
 			return false, err
@@ -123,6 +128,19 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 		finalized = true
 	}
 	return finalized, s.store.DeleteDue(ctx, item)
+}
+
+// refile files item again for due and removes the version that was listed. A conflict on the
+// removal means the listed row was replaced meanwhile — by this very filing, when due falls in the
+// same minute — so the entry stands either way.
+func (s *Server) refile(ctx context.Context, item liveness.DueItem, due time.Time) error {
+	if err := s.store.AddDue(ctx, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: due}); err != nil {
+		return err
+	}
+	if err := s.store.DeleteDue(ctx, item); err != nil && !errors.Is(err, liveness.ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // finishFromFace finishes sess with what Face says: the latest finished attempt's outcome, else

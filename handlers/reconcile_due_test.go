@@ -1,16 +1,24 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/store"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 var ignoreETag = cmpopts.IgnoreFields(liveness.DueItem{}, "ETag")
@@ -43,13 +51,23 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 		wantStatus liveness.Status
 		wantDue    []liveness.DueReason
 		wantLog    string
+		// check, when set, looks further at what is left.
+		check func(a *app, v sessionView)
 	}{
 		{
-			name:       "an announce entry of an open session is dropped; the session stays open",
+			// Its commit failed or is still under way: look again once the session must be final.
+			name:       "an announce entry of an open session is filed again for the session's expiry",
 			file:       func(a *app, v sessionView) { a.addDue(v.SessionID, liveness.DueAnnounce, a.clock.Now()) },
 			wantStatus: liveness.StatusCreated,
-			wantDue:    []liveness.DueReason{liveness.DueExpire},
+			wantDue:    []liveness.DueReason{liveness.DueAnnounce, liveness.DueExpire},
 			wantLog:    "reconcile: 1 due, 0 finalized, 0 failed",
+			check: func(a *app, v sessionView) {
+				for _, d := range a.dueFor(v.SessionID) {
+					if d.Due != a.dueFor(v.SessionID)[0].Due {
+						a.t.Errorf("due entries %v: want the announce entry filed for the expiry's time", a.dueFor(v.SessionID))
+					}
+				}
+			},
 		},
 		{
 			name: "an abandon entry after a return finishes the session as abandoned",
@@ -90,8 +108,18 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 				}
 			},
 			wantStatus: liveness.StatusCreated,
-			wantDue:    []liveness.DueReason{"retain", liveness.DueExpire},
-			wantLog:    "reconcile: 1 due, 0 finalized, 1 failed",
+			wantDue:    []liveness.DueReason{liveness.DueExpire},
+			wantLog:    "reconcile: 0 due, 0 finalized, 0 failed",
+			check: func(a *app, v sessionView) {
+				rows := a.rows()
+				found := false
+				for k := range rows {
+					found = found || strings.HasSuffix(k, "/"+v.SessionID+"_retain")
+				}
+				if !found {
+					a.t.Errorf("the entry of an unknown reason is gone: %v", rows)
+				}
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -118,6 +146,9 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantDue, reasons, cmpopts.SortSlices(func(x, y liveness.DueReason) bool { return x < y })); diff != "" {
 				t.Errorf("due entries left (-want +got):\n%s", diff)
+			}
+			if tt.check != nil {
+				tt.check(a.on(t), v)
 			}
 		})
 	}
@@ -154,50 +185,137 @@ func TestReconcileFilesAnEarlyExpiryEntryAgain(t *testing.T) {
 	}
 }
 
-// CancelSession records canceled first; when Face then fails the revocation, the answer is still
-// canceled and the announce entry makes Reconcile revoke the Face session once Face is back —
-// after which nothing calls Face for the session again.
-func TestCancelLeavesAFailedRevocationToReconcile(t *testing.T) {
+// Filed again within the minute it was listed for, an early expiry entry replaces its own row:
+// the run must count that as done, not failed.
+func TestReconcileFilesAnEarlyExpiryEntryAgainInTheSameMinute(t *testing.T) {
 	a := newApp(t, nil)
-	v := a.start(`{"externalReference":"revoke-later"}`)
-	a.hooks.set(func(r *http.Request) {
-		if r.Method == http.MethodDelete {
-			a.stub.SetFaults(facestub.Faults{ServerErrors: 100})
-		}
-	})
-	r := a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil)
-	a.hooks.set(nil)
-	a.stub.SetFaults(facestub.Faults{})
-	if r.status != http.StatusOK || r.session(t).Status != liveness.StatusCanceled {
-		t.Fatalf("DELETE while Face fails deletions = %d %s, want 200 canceled", r.status, r.body)
+	a.clock.Set(time.Date(2026, 11, 30, 12, 0, 30, 0, time.UTC))
+	v := a.start(`{"ttlSeconds":600}`) // expires 12:10:30, due 12:12:30
+	own := a.dueFor(v.SessionID)
+	if len(own) != 1 || own[0].Due.Second() != 30 {
+		t.Fatalf("due entries after start = %v, want the expiry entry at hh:mm:30", own)
 	}
-	if _, err := a.faceSession(v.Kind, v.SessionID); err != nil {
-		t.Fatalf("the Face session is gone (%v): the test proves nothing", err)
+	if err := a.store.DeleteDue(t.Context(), own[0]); err != nil {
+		t.Fatalf("DeleteDue: %v", err)
 	}
-	if stored, err := a.store.GetSession(t.Context(), v.SessionID); err != nil || stored.FaceDeleted {
-		t.Fatalf("stored session = %+v, %v; want canceled with the Face session not yet deleted", stored, err)
+	a.addDue(v.SessionID, liveness.DueExpire, own[0].Due.Truncate(time.Minute)) // 12:12:00
+	a.clock.Set(own[0].Due.Add(-20 * time.Second))                              // 12:12:10
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 0 failed" {
+		t.Errorf("Reconcile logs = %q, want the entry handled without a failure", logs)
 	}
-
-	a.clock.Advance(2 * time.Minute) // past the announce entry
+	want := []liveness.DueItem{{SessionID: v.SessionID, Reason: liveness.DueExpire, Due: own[0].Due}}
+	if diff := cmp.Diff(want, a.dueFor(v.SessionID), ignoreETag); diff != "" {
+		t.Errorf("due entries (-want +got):\n%s", diff)
+	}
+	a.clock.Set(own[0].Due.Add(time.Second))
 	a.reconcile()
+	if g := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t); g.Status != liveness.StatusExpired {
+		t.Errorf("status after the entry came due = %s, want expired", g.Status)
+	}
+}
+
+// CancelSession records canceled first and then revokes the Face session; a 200 promises both.
+// When Face fails the revocation the answer is 503 although the session is canceled, and either a
+// repeated DELETE or Reconcile's announce entry revokes it once Face is back — after which nothing
+// calls Face for the session again.
+func TestCancelAnswers503UntilTheFaceSessionIsRevoked(t *testing.T) {
+	for _, revokedBy := range []string{"a repeated DELETE", "Reconcile"} {
+		t.Run(revokedBy, func(t *testing.T) {
+			a := newApp(t, nil)
+			v := a.start(`{"externalReference":"revoke-later"}`)
+			a.hooks.set(func(r *http.Request) {
+				if r.Method == http.MethodDelete {
+					a.stub.SetFaults(facestub.Faults{ServerErrors: 100})
+				}
+			})
+			r := a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil)
+			a.hooks.set(nil)
+			a.stub.SetFaults(facestub.Faults{})
+			r.wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+			if _, err := a.faceSession(v.Kind, v.SessionID); err != nil {
+				t.Fatalf("the Face session is gone (%v): the test proves nothing", err)
+			}
+			if g := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t); g.Status != liveness.StatusCanceled {
+				t.Fatalf("status after the 503 = %s, want canceled (recorded before the revocation)", g.Status)
+			}
+
+			if revokedBy == "Reconcile" {
+				a.clock.Advance(2 * time.Minute) // past the announce entry
+				a.reconcile()
+			} else if r := a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil); r.status != http.StatusOK || r.session(t).Status != liveness.StatusCanceled {
+				t.Errorf("repeated DELETE = %d %s, want 200 canceled", r.status, r.body)
+			}
+			if _, err := a.faceSession(v.Kind, v.SessionID); err == nil {
+				t.Errorf("the Face session still exists after %s", revokedBy)
+			}
+			if stored, err := a.store.GetSession(t.Context(), v.SessionID); err != nil || !stored.FaceDeleted || stored.Status != liveness.StatusCanceled {
+				t.Errorf("stored session = %+v, %v; want canceled and FaceDeleted", stored, err)
+			}
+
+			calls := a.stub.Stats().Total
+			a.passDue(v)
+			a.reconcile()
+			if got := a.stub.Stats().Total; got != calls {
+				t.Errorf("Reconcile called Face %d times for a session already revoked, want none", got-calls)
+			}
+			if due := a.dueFor(v.SessionID); len(due) != 0 {
+				t.Errorf("due entries after every entry came due = %v, want none", due)
+			}
+		})
+	}
+}
+
+// Canceling is revoking: DELETE_FACE_SESSIONS=false keeps the Face sessions of outcomes, never
+// the token and link of a canceled session.
+func TestCancelRevokesEvenWhenFaceSessionsAreKept(t *testing.T) {
+	a := newApp(t, &appOptions{KeepFaceSessions: true})
+	v := a.start(``)
+	if r := a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil); r.status != http.StatusOK {
+		t.Fatalf("DELETE = %d %s, want 200", r.status, r.body)
+	}
 	if _, err := a.faceSession(v.Kind, v.SessionID); err == nil {
-		t.Errorf("the Face session still exists after Reconcile handled the announce entry")
+		t.Errorf("the canceled session's Face session (token and link) still exists with DELETE_FACE_SESSIONS off")
 	}
-	if stored, err := a.store.GetSession(t.Context(), v.SessionID); err != nil || !stored.FaceDeleted || stored.Status != liveness.StatusCanceled {
-		t.Errorf("stored session = %+v, %v; want canceled and FaceDeleted", stored, err)
-	}
-	if due := a.dueFor(v.SessionID); len(due) != 1 || due[0].Reason != liveness.DueExpire {
-		t.Errorf("due entries = %v, want only the expiry entry (the announce entry done)", due)
-	}
+}
 
-	calls := a.stub.Stats().Total
-	a.passDue(v)
-	a.reconcile()
-	if got := a.stub.Stats().Total; got != calls {
-		t.Errorf("Reconcile called Face %d times for a session already revoked, want none", got-calls)
+// lossyBatch loses the answer of the first entity-group transaction after the table service
+// committed it, as a connection reset would; azcore then retries the same batch.
+type lossyBatch struct{ dropped atomic.Bool }
+
+func (l *lossyBatch) Do(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && strings.HasSuffix(req.URL.Path, "$batch") && l.dropped.CompareAndSwap(false, true) {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil, errors.New("connection reset by the test after the commit")
 	}
-	if due := a.dueFor(v.SessionID); len(due) != 0 {
-		t.Errorf("due entries after the expiry entry came due = %v, want none", due)
+	return resp, err
+}
+
+// A cancel whose commit answer was lost meets its own canceled row on the retry: it must still
+// revoke before it answers 200.
+func TestCancelWhoseCommitAnswerWasLostStillRevokes(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"externalReference":"lost-answer"}`)
+	lossy := &lossyBatch{}
+	svc, err := aztables.NewServiceClientFromConnectionString(testenv.StartAzurite(t).ConnectionString(),
+		&aztables.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: lossy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(t.Context(), svc, &store.Options{TablePrefix: a.prefix, Now: a.clock.Now})
+	if err != nil {
+		t.Fatalf("store.New: %v", err)
+	}
+	rec := a.serveGone(t.Context(), a.face, st, a.request("DELETE", "/api/sessions/"+v.SessionID, nil, nil))
+	if !lossy.dropped.Load() {
+		t.Fatalf("no transaction answer was lost: the test proves nothing")
+	}
+	if rec.Code != http.StatusOK {
+		t.Errorf("DELETE = %d %s, want 200", rec.Code, rec.Body)
+	}
+	if _, err := a.faceSession(v.Kind, v.SessionID); err == nil {
+		t.Errorf("DELETE answered %d, yet the Face session still exists", rec.Code)
 	}
 }
 

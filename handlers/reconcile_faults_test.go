@@ -1,12 +1,16 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"path"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
@@ -54,10 +58,10 @@ func TestReconcileRetriesAFailedFaceDelete(t *testing.T) {
 func TestReconcileStopsWhenFaceIsDown(t *testing.T) {
 	a := newApp(t, nil)
 	var views []sessionView
-	for range 3 {
+	for range upstreamFailuresToStop + 2 {
 		views = append(views, a.start(`{"externalReference":"outage"}`))
 	}
-	a.passDue(views[len(views)-1]) // the last one is due last: all three are due now
+	a.passDue(views[len(views)-1]) // the last one is due last: all are due now
 
 	var mu sync.Mutex
 	tried := map[string]bool{}
@@ -72,12 +76,54 @@ func TestReconcileStopsWhenFaceIsDown(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	if len(tried) > 1 {
-		t.Errorf("Reconcile called Face for %d sessions while Face failed every call, want it to stop after the first", len(tried))
+	if len(tried) != upstreamFailuresToStop {
+		t.Errorf("Reconcile called Face for %d sessions while Face failed every call, want it to stop after %d in a row", len(tried), upstreamFailuresToStop)
 	}
 	for _, v := range views {
 		if g := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t); g.Status != liveness.StatusCreated {
 			t.Errorf("session %s = %s during the outage, want still created (and due)", v.SessionID, g.Status)
 		}
+	}
+}
+
+// failingFace fails every call for one session, as Face answers a session it will not serve.
+type failingFace struct {
+	FaceSessions
+	id string
+}
+
+func (f *failingFace) Get(ctx context.Context, kind face.Kind, id string) (*face.Session, error) {
+	if id == f.id {
+		return nil, &azcore.ResponseError{StatusCode: http.StatusForbidden, ErrorCode: "PermissionDenied"}
+	}
+	return f.FaceSessions.Get(ctx, kind, id)
+}
+
+// One session that Face keeps refusing must not hold up the sessions due after it, run after run.
+func TestReconcileGoesPastOneFailingSession(t *testing.T) {
+	a := newApp(t, nil)
+	stuck := a.start(`{"ttlSeconds":60}`)
+	a.clock.Advance(time.Minute) // the others are due a minute later: the stuck one comes first
+	var others []sessionView
+	for range upstreamFailuresToStop + 1 {
+		others = append(others, a.start(`{"ttlSeconds":60}`))
+	}
+	a.passDue(others[len(others)-1])
+	opts := a.srv.opts
+	srv := New(&failingFace{FaceSessions: a.face, id: stuck.SessionID}, a.store, a.srv.settings, &opts)
+	res, err := srv.Reconcile(t.Context())
+	if err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if want := (ReconcileResult{Due: len(others) + 1, Finalized: len(others), Failed: 1}); res != want {
+		t.Errorf("Reconcile = %+v, want %+v", res, want)
+	}
+	for _, v := range others {
+		if g := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t); g.Status != liveness.StatusExpired {
+			t.Errorf("session %s behind the failing one = %s, want expired", v.SessionID, g.Status)
+		}
+	}
+	if g := a.do("GET", "/api/sessions/"+stuck.SessionID, nil, nil).session(t); g.Status != liveness.StatusCreated {
+		t.Errorf("the failing session = %s, want still created (and due)", g.Status)
 	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,13 +16,31 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 
 	mux.Handle("GET /api/health", s.returning(s.health))
-	mux.Handle("POST /api/sessions", s.returning(s.startSession))
-	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.getSession))
-	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.cancelSession))
-	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.reconcileInvocation))
+	mux.Handle("POST /api/sessions", s.returning(s.serving(s.startSession)))
+	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.serving(s.getSession)))
+	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.serving(s.cancelSession)))
+	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.serving(s.reconcileInvocation)))
 
 	mux.Handle("/", s.returning(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound }))
 	return s.logRequests(caseInsensitive(mux))
+}
+
+// Starting is what the app answers while its dependencies are being built (cmd/handler's start
+// gate): every route of Handler, each answering ErrStarting in its own format — Health its
+// {"status":"unavailable"}, the timer its invocation envelope, the API problem+json.
+func Starting(log *slog.Logger) http.Handler {
+	notYet := func(context.Context) error { return ErrStarting }
+	s := New(nil, nil, Settings{}, &Options{Logger: log, Ready: notYet})
+	s.starting = true
+	return s.Handler()
+}
+
+// serving is h, or, for the Starting server, a handler that only says the app is starting.
+func (s *Server) serving(h handlerFunc) handlerFunc {
+	if s.starting {
+		return func(http.ResponseWriter, *http.Request) error { return ErrStarting }
+	}
+	return h
 }
 
 // caseInsensitive lower-cases /api paths: the host matches routes case-insensitively and forwards

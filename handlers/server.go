@@ -74,6 +74,7 @@ type Server struct {
 	log      *slog.Logger
 
 	readiness readiness
+	starting  bool // a placeholder that answers ErrStarting (see Starting)
 }
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields

@@ -60,7 +60,7 @@ func TestFuncStartRunsCoreToolsInTheStagedApp(t *testing.T) {
 }
 
 // Without Core Tools, devstack says how to install it and keeps the stand-ins running with the
-// staged folder's local.settings.json pointing at them.
+// staged folder's local.settings.json pointing at them. A closed terminal (SIGHUP) stops them.
 func TestFuncStartWithoutCoreToolsSaysHowToInstallIt(t *testing.T) {
 	bin := buildAll(t)
 	app := stageApp(t, bin)
@@ -76,7 +76,7 @@ func TestFuncStartWithoutCoreToolsSaysHowToInstallIt(t *testing.T) {
 		}
 	}
 	checkLocalSettings(t, app, p)
-	d.interrupt(t, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face})
+	d.stopWith(t, syscall.SIGHUP, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face})
 }
 
 // checkLocalSettings holds the written local.settings.json to what Core Tools needs and to the
@@ -164,6 +164,8 @@ func stageApp(t *testing.T, bin string) string {
 // devstack is a running cmd/devstack, read up to its "Ctrl-C stops everything" line.
 type devstack struct {
 	cmd      *exec.Cmd
+	done     chan struct{} // closed when devstack has exited; err is then its exit
+	err      error
 	env      []string
 	output   strings.Builder
 	commands []string // the lines printed under "Try it"
@@ -192,7 +194,23 @@ func (d *devstack) start(t *testing.T) {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start devstack: %v", err)
 	}
-	t.Cleanup(func() { _ = d.cmd.Process.Kill() })
+	d.done = make(chan struct{})
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	// A test that fails early still stops the stack as a user would (Ctrl-C), so that nothing is
+	// left holding a port; a kill is the last resort.
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+			return
+		default:
+		}
+		_ = d.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			_ = d.cmd.Process.Kill()
+		}
+	})
 	lines := make(chan string, 256)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -258,22 +276,26 @@ func runPrintedCommands(t *testing.T, d *devstack) {
 // interrupt sends Ctrl-C and checks that devstack exits cleanly and nothing listens any more.
 func (d *devstack) interrupt(t *testing.T, ports map[string]int) {
 	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatalf("SIGINT: %v", err)
+	d.stopWith(t, syscall.SIGINT, ports)
+}
+
+// stopWith sends sig and checks that devstack exits cleanly and nothing listens any more.
+func (d *devstack) stopWith(t *testing.T, sig syscall.Signal, ports map[string]int) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%v: %v", sig, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("devstack exit after Ctrl-C: %v", err)
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("devstack exit after %v: %v", sig, d.err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("devstack did not stop within 30 s of Ctrl-C")
+		t.Fatalf("devstack did not stop within 30 s of %v", sig)
 	}
 	for name, port := range ports {
 		if listening(port) {
-			t.Errorf("%s still listens on %d after Ctrl-C: an orphan", name, port)
+			t.Errorf("%s still listens on %d after %v: an orphan", name, port, sig)
 		}
 	}
 }

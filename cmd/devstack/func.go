@@ -38,7 +38,8 @@ func runFunc(ctx context.Context, log *slog.Logger, dir string, p ports) error {
 	if err != nil {
 		fmt.Printf("\n%s\n\nThe app is staged in %s with a local.settings.json that points at the stand-ins,\nwhich keep running. Once Core Tools is installed, run in another shell:\n  cd %s && func %s\n",
 			coreToolsInstall, dir, dir, strings.Join(args, " "))
-		printWelcome(appURL, st.faceURL, "  (the curl lines below work once `func start` runs)\n")
+		fmt.Printf("\nThe stand-ins are running; the app at %s answers once `func start` runs there.\n", appURL)
+		printTryIt(appURL)
 		return st.wait(ctx)
 	}
 	host, err := st.startChild("func", funcBin, args, dir, nil)
@@ -80,6 +81,11 @@ func writeLocalSettings(dir string, values map[string]string, port int) error {
 	if err != nil {
 		return err
 	}
-	// It holds the local keys (the Face stand-in's, the development signing key): owner only.
-	return os.WriteFile(filepath.Join(dir, "local.settings.json"), append(b, '\n'), 0o600)
+	// It holds the local keys (the Face stand-in's, the development signing key): owner only,
+	// also when an earlier file with a wider mode is there (WriteFile keeps an existing mode).
+	path := filepath.Join(dir, "local.settings.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600)
 }

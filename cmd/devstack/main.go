@@ -30,16 +30,17 @@ func main() {
 	var (
 		p          ports
 		handlerBin = flag.String("handler", "bin/handler", "path of the built handler binary")
-		funcApp    = flag.String("func", "", "a staged app folder to run with Core Tools (`func start`) instead of the handler")
+		funcApp    = flag.String("func", "", "a staged app `folder` to run with Core Tools' func start instead of the handler")
 		reconcile  = flag.Duration("reconcile-every", time.Minute, "how often Reconcile runs (without -func)")
 	)
-	flag.IntVar(&p.app, "port", 7071, "the app's port")
-	flag.IntVar(&p.face, "face-port", 7072, "Face stand-in port")
-	flag.IntVar(&p.tables, "tables-port", 10002, "Azurite table service port")
-	flag.IntVar(&p.blob, "blob-port", 10000, "Azurite blob service port (with -func: the host's storage)")
-	flag.IntVar(&p.queue, "queue-port", 10001, "Azurite queue service port (with -func)")
+	flag.IntVar(&p.app, "port", defaultPorts.app, "the app's port")
+	flag.IntVar(&p.face, "face-port", defaultPorts.face, "Face stand-in port")
+	flag.IntVar(&p.tables, "tables-port", defaultPorts.tables, "Azurite table service port")
+	flag.IntVar(&p.blob, "blob-port", defaultPorts.blob, "Azurite blob service port (with -func: the host's storage)")
+	flag.IntVar(&p.queue, "queue-port", defaultPorts.queue, "Azurite queue service port (with -func)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal must stop the stack like Ctrl-C, not orphan it.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
 	var err error

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,11 +32,15 @@ type stack struct {
 // startStandIns starts Azurite (with the blob and queue services the Functions host needs when
 // hostStorage is set) and the Face stand-in, and points the settings of local.settings.json at them.
 func startStandIns(log *slog.Logger, p ports, hostStorage bool) (*stack, error) {
+	if err := checkPorts(p, hostStorage); err != nil {
+		return nil, err
+	}
 	settings, source, err := loadSettings()
 	if err != nil {
 		return nil, err
 	}
 	log.Info("settings", slog.String("from", source))
+	followPorts(settings, p)
 	root, err := os.Getwd()
 	if err != nil {
 		return nil, err
@@ -73,10 +79,16 @@ func (st *stack) startChild(name, path string, args []string, dir string, env ma
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	p, err := services.Start(services.Command{Name: name, Path: path, Args: args, Dir: dir, Env: vars, Output: prefixed(name)})
+	out := prefixed(name)
+	p, err := services.Start(services.Command{Name: name, Path: path, Args: args, Dir: dir, Env: vars, Output: out})
 	if err != nil {
+		out.Close()
 		return nil, err
 	}
+	go func() {
+		<-p.Done()
+		out.Close() // the last line may lack its newline: flush it
+	}()
 	st.children = append(st.children, p)
 	st.watch(name, p)
 	return p, nil
@@ -142,36 +154,65 @@ func waitHealthy(ctx context.Context, url string, p *services.Process, limit tim
 // stdoutMu keeps the lines of concurrent children whole.
 var stdoutMu sync.Mutex
 
-// prefixed returns a writer that prints each line it is given as "name | line".
-func prefixed(name string) io.Writer {
+// maxLine bounds a printed line; a longer one is cut there, and the rest printed as more lines.
+const maxLine = 64 << 10
+
+// prefixed returns a writer that prints each line it is given as "name | line". Close it once the
+// writer is done: Close returns once everything, a last line without a newline too, is printed.
+func prefixed(name string) io.WriteCloser {
 	r, w := io.Pipe()
+	p := &linePrinter{w: w, done: make(chan struct{})}
 	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			stdoutMu.Lock()
-			fmt.Printf("%-8s| %s\n", name, sc.Text())
-			stdoutMu.Unlock()
+		defer close(p.done)
+		br := bufio.NewReaderSize(r, maxLine)
+		for {
+			line, err := br.ReadSlice('\n')
+			if len(line) > 0 {
+				stdoutMu.Lock()
+				fmt.Printf("%-8s| %s\n", name, bytes.TrimRight(line, "\r\n"))
+				stdoutMu.Unlock()
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				return
+			}
 		}
-		_, _ = io.Copy(io.Discard, r)
 	}()
-	return w
+	return p
+}
+
+type linePrinter struct {
+	w    *io.PipeWriter
+	done chan struct{}
+}
+
+func (p *linePrinter) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+func (p *linePrinter) Close() error {
+	err := p.w.Close()
+	<-p.done
+	return err
 }
 
 func printWelcome(appURL, faceURL, extra string) {
-	lines := curlLines(appURL)
 	fmt.Printf(`
 Liveness Quick Link is running locally.
   app            %[1]s   (function keys are not enforced locally)
-  Face stand-in  %[2]s   (POST %[2]s/_stub/sessions/$id/attempts finishes a session)
-%[6]s
+  Face stand-in  %[2]s   (finish a session: curl -s -X POST %[2]s/_stub/sessions/$id/attempts -d '{"status":"Succeeded","decision":"realface"}')
+%[3]s`, appURL, faceURL, extra)
+	printTryIt(appURL)
+}
+
+// printTryIt prints the copy-paste lines and the last line, which tests wait for.
+func printTryIt(appURL string) {
+	lines := curlLines(appURL)
+	fmt.Printf(`
 Try it (start, read, cancel a session):
-%[3]s
-%[4]s
-%[5]s
+%s
+%s
+%s
 
 Ctrl-C stops everything.
-`, appURL, faceURL, lines[0], lines[1], lines[2], extra)
+`, lines[0], lines[1], lines[2])
 }
 
 // curlLines are the three copy-paste commands printed at start; the first keeps the session id in

@@ -4,23 +4,23 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/liveness-quicklink/functions/handlers"
 )
 
 // startGate answers the host's readiness probe at once and holds other requests until the
-// app's dependencies are built, answering 503 when that takes too long or the server stops.
+// app's dependencies are built; when that takes too long or the server stops, starting answers
+// them (503 in each route's own format).
 type startGate struct {
 	ready    chan struct{}
 	once     sync.Once
 	handler  http.Handler
+	starting http.Handler
 	wait     time.Duration // how long a request waits for start-up
 	stopping chan struct{}
 	stopOnce sync.Once
 }
 
-func newStartGate(wait time.Duration) *startGate {
-	return &startGate{ready: make(chan struct{}), wait: wait, stopping: make(chan struct{})}
+func newStartGate(wait time.Duration, starting http.Handler) *startGate {
+	return &startGate{ready: make(chan struct{}), wait: wait, starting: starting, stopping: make(chan struct{})}
 }
 
 // stop releases the requests still waiting, so a shutdown does not wait on them.
@@ -50,5 +50,5 @@ func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-g.stopping:
 	case <-time.After(g.wait):
 	}
-	handlers.WriteProblem(w, handlers.ErrStarting)
+	g.starting.ServeHTTP(w, r)
 }

@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liveness-quicklink/functions/handlers"
 )
 
 func TestStartGate(t *testing.T) {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	starting := handlers.Starting(slog.New(slog.DiscardHandler))
 
 	t.Run("readiness probe answers before start-up finishes", func(t *testing.T) {
-		g := newStartGate(time.Hour)
+		g := newStartGate(time.Hour, starting)
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		if rec.Code != http.StatusOK {
@@ -20,7 +26,7 @@ func TestStartGate(t *testing.T) {
 		}
 	})
 	t.Run("requests reach the app once open", func(t *testing.T) {
-		g := newStartGate(time.Hour)
+		g := newStartGate(time.Hour, starting)
 		g.open(app)
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
@@ -28,17 +34,32 @@ func TestStartGate(t *testing.T) {
 			t.Errorf("GET /api/health = %d, want the app's answer", rec.Code)
 		}
 	})
-	t.Run("a start-up still under way answers 503 problem after the wait", func(t *testing.T) {
-		g := newStartGate(time.Millisecond)
-		rec := httptest.NewRecorder()
-		g.ServeHTTP(rec, httptest.NewRequest("POST", "/api/sessions", nil))
-		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != "application/problem+json" {
-			t.Errorf("POST /api/sessions = %d %q, want 503 problem+json", rec.Code, rec.Header().Get("Content-Type"))
-		}
-		if body := rec.Body.String(); !strings.Contains(body, `"code":"upstream_unavailable"`) {
-			t.Errorf("body %q: want a problem with code upstream_unavailable", body)
-		}
-	})
+	// After the wait, each route says the app is starting in its own format: what the API
+	// document declares for it, and the envelope the host requires of the timer.
+	tests := []struct {
+		method, path, body    string
+		contentType, contains string
+	}{
+		{"POST", "/api/sessions", `{}`, "application/problem+json", `"code":"upstream_unavailable"`},
+		{"GET", "/api/sessions/3f1e5a4c-8d2b-4c6e-9a7f-0b1c2d3e4f50", "", "application/problem+json", `"code":"upstream_unavailable"`},
+		{"DELETE", "/api/sessions/3f1e5a4c-8d2b-4c6e-9a7f-0b1c2d3e4f50", "", "application/problem+json", `"code":"upstream_unavailable"`},
+		{"GET", "/api/health", "", "application/json; charset=utf-8", `{"status":"unavailable"}`},
+		{"POST", "/Reconcile", `{"Data":{}}`, "application/json", `"Logs":[`},
+	}
+	for _, tt := range tests {
+		t.Run("a start-up still under way: "+tt.method+" "+tt.path, func(t *testing.T) {
+			g := newStartGate(time.Millisecond, starting)
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body)))
+			body, _ := io.ReadAll(rec.Body)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != tt.contentType {
+				t.Errorf("status %d, Content-Type %q; want 503 %s", rec.Code, rec.Header().Get("Content-Type"), tt.contentType)
+			}
+			if !bytes.Contains(body, []byte(tt.contains)) {
+				t.Errorf("body %s: want it to hold %s", body, tt.contains)
+			}
+		})
+	}
 }
 
 func TestRunRejectsBadConfiguration(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/liveness-quicklink/functions/handlers"
 )
 
 func main() {
@@ -39,7 +41,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	gate := newStartGate(startWait)
+	gate := newStartGate(startWait, handlers.Starting(log))
 	srv := &http.Server{
 		Handler:           gate,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -42,7 +42,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (http.Hand
 	}
 	initCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := store.New(initCtx, tables, nil)
+	st, err := store.New(initCtx, tables, &store.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("session store: %w", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/google/uuid"
+
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 const (
@@ -164,7 +166,8 @@ func (clientRequestIDPolicy) Do(req *policy.Request) (*http.Response, error) {
 }
 
 // do sends req under the client's total timeout and returns the response when its status is one of
-// ok; any other status becomes an *azcore.ResponseError.
+// ok; any other status becomes an *azcore.ResponseError, behind an upstream.ResponseError whose
+// message leaves the body out (a Face body can hold a session's auth token).
 func (c *Client) do(ctx context.Context, method, url string, build func(*policy.Request) error, ok ...int) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.totalTimeout)
 	defer cancel()
@@ -184,7 +187,7 @@ func (c *Client) do(ctx context.Context, method, url string, build func(*policy.
 	}
 	// The body download policy has already read the body, so cancel cannot cut it short.
 	if !runtime.HasStatusCode(resp, ok...) {
-		return nil, runtime.NewResponseError(resp)
+		return nil, upstream.Redact(runtime.NewResponseError(resp))
 	}
 	return resp, nil
 }

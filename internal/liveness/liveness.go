@@ -4,6 +4,7 @@ package liveness
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -155,5 +156,8 @@ const (
 	DueAnnounce DueReason = "announce"
 )
 
+// DueReasons are the reasons this version knows.
+var DueReasons = []DueReason{DueExpire, DueAbandon, DueAnnounce}
+
 // Valid reports whether r is a reason this version knows.
-func (r DueReason) Valid() bool { return r == DueExpire || r == DueAbandon || r == DueAnnounce }
+func (r DueReason) Valid() bool { return slices.Contains(DueReasons, r) }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -64,15 +66,22 @@ func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
 }
 
 // ListDue returns at most limit items due at or before now, oldest minute first. It reads the due
-// partitions up to now's minute only, never the whole table. An entry whose reason this version
-// does not know (one filed by a newer version) comes back as it is: Reconcile leaves it alone.
+// partitions up to now's minute only, never the whole table, and only entries of the reasons this
+// version knows (liveness.DueReasons): one filed by a newer version waits for a version that knows
+// it, without taking a place in the batch. A row it cannot read is logged and skipped, so that
+// one bad row cannot stop every other piece of work.
 func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]liveness.DueItem, error) {
 	if limit <= 0 {
 		return nil, liveness.Invalid("limit", "must be positive")
 	}
-	// Every literal below is formatted by us from a time: nothing from outside reaches the filter.
-	filter := fmt.Sprintf("PartitionKey ge '%s' and PartitionKey le '%s' and Due le '%s'",
-		duePrefix, duePartition(now), formatTime(now))
+	// Every literal below is ours (a formatted time, a known reason): nothing from outside
+	// reaches the filter.
+	var reasons []string
+	for _, r := range liveness.DueReasons {
+		reasons = append(reasons, fmt.Sprintf("Reason eq '%s'", r))
+	}
+	filter := fmt.Sprintf("PartitionKey ge '%s' and PartitionKey le '%s' and Due le '%s' and (%s)",
+		duePrefix, duePartition(now), formatTime(now), strings.Join(reasons, " or "))
 	var items []liveness.DueItem
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: pageSize(limit)})
 	for pager.More() && len(items) < limit {
@@ -83,7 +92,8 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]livene
 		for _, raw := range page.Entities {
 			item, err := decodeDue(raw)
 			if err != nil {
-				return nil, fmt.Errorf("store: list due: %w", err)
+				s.log.WarnContext(ctx, "store: unreadable due row skipped", slog.String("error", err.Error()))
+				continue
 			}
 			items = append(items, item)
 			if len(items) == limit {

@@ -208,31 +208,39 @@ func TestAddDueRefusesAnEntryWithoutAKnownReason(t *testing.T) {
 	}
 }
 
-// An entry of a reason this version does not know (a newer version filed it during a rolling
-// deploy) is listed as it is, for Reconcile to leave alone, and does not hide the others.
-func TestListDueReturnsAnUnknownReasonAsItIs(t *testing.T) {
+// Entries of a reason this version does not know (a newer version filed them during a rolling
+// deploy) are left for a version that knows them, and rows that cannot be read are skipped: neither
+// may take the place of real work, nor stop the listing.
+func TestListDueLeavesUnknownReasonsAndUnreadableRowsOut(t *testing.T) {
 	f := newFixture(t, nil)
 	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
-	id := uuid.NewString()
-	row := fmt.Sprintf(`{"PartitionKey":%q,"RowKey":%q,"SessionID":%q,"Reason":"retain","Due":%q}`,
-		duePartition(now), id+"_retain", id, formatTime(now))
-	if _, err := f.raw.AddEntity(t.Context(), []byte(row), nil); err != nil {
-		t.Fatalf("adding a raw due row: %v", err)
+	raw := func(id, rowKey, reason, due string) {
+		t.Helper()
+		row := fmt.Sprintf(`{"PartitionKey":%q,"RowKey":%q,"SessionID":%q,"Reason":%q,"Due":%q}`, duePartition(now), rowKey, id, reason, due)
+		if _, err := f.raw.AddEntity(t.Context(), []byte(row), nil); err != nil {
+			t.Fatalf("adding a raw due row: %v", err)
+		}
+	}
+	for range 3 {
+		id := uuid.NewString()
+		raw(id, id+"_retain", "retain", formatTime(now)) // a reason of a newer version
+	}
+	bad := uuid.NewString()
+	raw(bad, bad+"_expire", "expire", "not a time")          // unreadable
+	raw(bad, bad+"_announce_2", "announce", formatTime(now)) // key and columns disagree
+	legacy := fmt.Sprintf(`{"PartitionKey":%q,"RowKey":%q,"Due":%q}`, duePartition(now), uuid.NewString(), formatTime(now))
+	if _, err := f.raw.AddEntity(t.Context(), []byte(legacy), nil); err != nil {
+		t.Fatalf("adding a row without a reason: %v", err)
 	}
 	known := liveness.DueItem{SessionID: uuid.NewString(), Reason: liveness.DueExpire, Due: now}
 	if err := f.store.AddDue(t.Context(), known); err != nil {
 		t.Fatalf("AddDue: %v", err)
 	}
-	got, err := f.store.ListDue(t.Context(), now, 10)
+	got, err := f.store.ListDue(t.Context(), now, 2)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}
-	unknown := liveness.DueItem{SessionID: id, Reason: "retain", Due: now}
-	want := []liveness.DueItem{unknown, known}
-	if known.SessionID < id {
-		want = []liveness.DueItem{known, unknown}
-	}
-	assertDue(t, got, want)
+	assertDue(t, got, []liveness.DueItem{known})
 }
 
 func query(t *testing.T, req string) url.Values {

@@ -9,7 +9,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // errMissingETag is a programming error: an update must say which version it replaces.
@@ -20,18 +22,18 @@ var errMissingETag = errors.New("store: conditional write without an ETag")
 func mapError(op string, err error) error {
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
-		return upstream(op, err)
+		return unavailable(op, err)
 	}
 	status, code := re.StatusCode, re.ErrorCode
 	if status == http.StatusAccepted && re.RawResponse != nil {
 		// A failed entity-group transaction: the verdict is in the multipart body.
 		body, perr := runtime.Payload(re.RawResponse)
 		if perr != nil {
-			return upstream(op, err)
+			return unavailable(op, err)
 		}
 		f, perr := parseBatchFailure(re.RawResponse.Header.Get("Content-Type"), body)
 		if perr != nil {
-			return upstream(op, fmt.Errorf("unreadable batch response (%v): %w", perr, err))
+			return unavailable(op, fmt.Errorf("unreadable batch response (%v): %w", perr, upstream.Redact(err)))
 		}
 		status, code = f.Status, f.Code
 		op = fmt.Sprintf("%s (action %d)", op, f.Index)
@@ -44,7 +46,7 @@ func mapError(op string, err error) error {
 	case status == http.StatusPreconditionFailed:
 		return fmt.Errorf("store: %s: %w", op, liveness.ErrConflict)
 	}
-	return upstream(op, err)
+	return unavailable(op, err)
 }
 
 // mapBatchError is mapError for Finalize, where an existing row (the outbox row of an earlier commit)
@@ -57,8 +59,9 @@ func mapBatchError(op string, err error) error {
 	return err
 }
 
-func upstream(op string, err error) error {
-	return fmt.Errorf("store: %s: %w: %w", op, liveness.ErrUpstreamUnavailable, withoutQuery(err))
+// unavailable is an upstream failure as it may be logged: no SAS query, no response body.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("store: %s: %w: %w", op, liveness.ErrUpstreamUnavailable, upstream.Redact(withoutQuery(err)))
 }
 
 // withoutQuery drops the query of the URL a transport error names: with SAS authentication it

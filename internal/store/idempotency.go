@@ -52,7 +52,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *liveness.Idempot
 		}
 		return existing, fmt.Errorf("store: idempotency key: %w", liveness.ErrAlreadyExists)
 	}
-	return nil, upstream("reserve idempotency key", errors.New("the key kept changing hands"))
+	return nil, unavailable("reserve idempotency key", errors.New("the key kept changing hands"))
 }
 
 // CompleteIdempotencyKey records rec.SessionID on a reservation still at version rec.ETag

@@ -17,5 +17,5 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err == nil || (errors.As(err, &re) && re.StatusCode == http.StatusNotFound && re.ErrorCode != string(aztables.TableNotFound)) {
 		return nil
 	}
-	return upstream("ping", err)
+	return unavailable("ping", err)
 }

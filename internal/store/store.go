@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"time"
@@ -25,6 +26,10 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
+	// Logger receives what the store skips rather than fails on (an unreadable due row); nil
+	// discards it.
+	Logger *slog.Logger
+
 	// AnnounceDelay is how long after Finalize its announce entry comes due, so that Reconcile
 	// publishes the event and revokes the Face session if the request that finished the session
 	// could not; zero means one minute.
@@ -35,6 +40,7 @@ type Options struct {
 type Store struct {
 	table         *aztables.Client
 	now           func() time.Time
+	log           *slog.Logger
 	announceDelay time.Duration
 }
 
@@ -55,6 +61,10 @@ func New(ctx context.Context, client *aztables.ServiceClient, opts *Options) (*S
 		table:         client.NewClient(opts.TablePrefix + tableBaseName),
 		now:           opts.Now,
 		announceDelay: opts.AnnounceDelay,
+		log:           opts.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -65,7 +75,7 @@ func New(ctx context.Context, client *aztables.ServiceClient, opts *Options) (*S
 	if _, err := s.table.CreateTable(ctx, nil); err != nil {
 		var re *azcore.ResponseError
 		if !errors.As(err, &re) || re.ErrorCode != string(aztables.TableAlreadyExists) {
-			return nil, upstream("create table", err)
+			return nil, unavailable("create table", err)
 		}
 	}
 	return s, nil

@@ -105,7 +105,7 @@ func launchAzurite(node, script string, o AzuriteOptions) (*Azurite, error) {
 	}
 	for _, p := range ports {
 		// A port someone else holds would answer the readiness dial as if Azurite did.
-		if err := checkFree(p); err != nil {
+		if err := CheckFree(p); err != nil {
 			if picked {
 				return nil, errPortTaken
 			}
@@ -116,17 +116,23 @@ func launchAzurite(node, script string, o AzuriteOptions) (*Azurite, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.proc.WaitListening(o.ReadyTimeout, ports...); err != nil {
-		_ = a.proc.Stop()
-		if strings.Contains(a.proc.Output(), "EADDRINUSE") {
-			if picked {
-				return nil, errPortTaken
-			}
-			return nil, fmt.Errorf("Azurite: a port it was given (%v) is in use by another process", ports)
+	err = a.proc.WaitListening(o.ReadyTimeout, ports...)
+	if err == nil {
+		select {
+		case <-a.proc.Done(): // it failed after all, and what answered was someone else
+			err = &ExitError{Name: "Azurite", Addr: fmt.Sprint(ports), Err: a.proc.Err(), Output: a.proc.Output()}
+		default:
+			return a, nil
 		}
-		return nil, err
 	}
-	return a, nil
+	_ = a.proc.Stop()
+	if strings.Contains(a.proc.Output(), "EADDRINUSE") {
+		if picked {
+			return nil, errPortTaken
+		}
+		return nil, fmt.Errorf("Azurite: a port it was given (%v) is in use by another process", ports)
+	}
+	return nil, err
 }
 
 func portOr(p int) (int, error) {

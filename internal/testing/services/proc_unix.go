@@ -8,11 +8,6 @@ import (
 	"syscall"
 )
 
-// ownProcessGroup puts the process in a group of its own so that stopping it also ends anything it spawned.
-func ownProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-}
-
 func signalGroup(cmd *exec.Cmd, kill bool) error {
 	sig := syscall.SIGTERM
 	if kill {

@@ -51,6 +51,9 @@ func Start(c Command) (*Process, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	// A descendant that left the group can hold the output pipe open: Wait must not wait for it
+	// past the stop sequence.
+	cmd.WaitDelay = stopTimeout
 	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
@@ -151,8 +154,9 @@ func FreePort() (int, error) {
 
 var errPortTaken = errors.New("port already in use")
 
-// checkFree fails when another process listens on port.
-func checkFree(port int) error {
+// CheckFree fails when another process listens on port of 127.0.0.1, so that a service about to
+// start there is not mistaken for one that answers already.
+func CheckFree(port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("port %d is in use by another process: %w", port, err)

@@ -2,8 +2,10 @@ package services
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -166,5 +168,64 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 	b.Write([]byte("defg"))
 	if got := b.String(); got != "defg" {
 		t.Errorf("tail = %q, want %q", got, "defg")
+	}
+}
+
+// The kernel ends a child whose starter dies without stopping it (a crash, a test binary killed
+// at its timeout): nothing is left holding a port. The starter here is this test binary, run again
+// as a helper that starts a child and exits at once.
+func TestAChildDoesNotOutliveItsStarter(t *testing.T) {
+	if os.Getenv("SERVICES_TEST_STARTER") == "1" {
+		p, err := Start(Command{Name: "sleeper", Path: "/bin/sleep", Args: []string{"300"}})
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("PID", p.Pid())
+		os.Exit(0) // without Stop
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAChildDoesNotOutliveItsStarter$")
+	cmd.Env = append(os.Environ(), "SERVICES_TEST_STARTER=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the starter failed: %v\n%s", err, out)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "PID %d", &pid); err != nil || pid == 0 {
+		t.Fatalf("the starter printed %q, want PID <n>", out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the child (pid %d) outlived its starter: kill(0) = %v", pid, err)
+	}
+}
+
+// A descendant that left the process group keeps the output pipe open; Stop must return anyway.
+func TestStopReturnsWhenADescendantHoldsTheOutput(t *testing.T) {
+	p, err := Start(Command{Name: "escaper", Path: "/bin/sh", Args: []string{"-c", "setsid sleep 60 & echo $!; wait"}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	var escaped int
+	for deadline := time.Now().Add(10 * time.Second); escaped == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		escaped, _ = strconv.Atoi(strings.TrimSpace(p.Output()))
+	}
+	if escaped == 0 {
+		t.Fatalf("the escaped pid never appeared; output %q", p.Output())
+	}
+	defer syscall.Kill(escaped, syscall.SIGKILL)
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	case <-time.After(45 * time.Second): // a bound on a hang, well past the stop sequence
+		t.Fatalf("Stop has not returned while an escaped descendant holds the output")
 	}
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/liveness-quicklink/functions/internal/testing/services"
+)
+
+// defaultPorts are the ports local.settings.json.example names, as flag defaults and make
+// variables do.
+var defaultPorts = ports{app: 7071, face: 7072, tables: 10002, blob: 10000, queue: 10001}
+
+// checkPorts fails, naming the make variable to change, when a port the stack needs is held by
+// another process: a server already there would otherwise answer as if it were ours.
+func checkPorts(p ports, hostStorage bool) error {
+	type namedPort struct {
+		port     int
+		variable string
+	}
+	check := []namedPort{{p.app, "PORT"}, {p.face, "FACE_PORT"}, {p.tables, "TABLES_PORT"}}
+	if hostStorage {
+		check = append(check, namedPort{p.blob, "BLOB_PORT"}, namedPort{p.queue, "QUEUE_PORT"})
+	}
+	for _, c := range check {
+		if err := services.CheckFree(c.port); err != nil {
+			return fmt.Errorf("port %d is in use by another process: choose another with %s=… (e.g. make run %s=%d)",
+				c.port, c.variable, c.variable, c.port+10000)
+		}
+	}
+	return nil
+}
+
+var localAddr = regexp.MustCompile(`\b(localhost|127\.0\.0\.1):(\d+)\b`)
+
+// followPorts rewrites, in every setting, a local address on one of the default ports to the
+// port chosen instead, so that settings naming the stack's ports (origins, endpoints) follow.
+func followPorts(settings map[string]string, p ports) {
+	moved := map[int]int{
+		defaultPorts.app: p.app, defaultPorts.face: p.face, defaultPorts.tables: p.tables,
+		defaultPorts.blob: p.blob, defaultPorts.queue: p.queue,
+	}
+	for k, v := range settings {
+		settings[k] = localAddr.ReplaceAllStringFunc(v, func(addr string) string {
+			m := localAddr.FindStringSubmatch(addr)
+			port, _ := strconv.Atoi(m[2])
+			if to, ok := moved[port]; ok {
+				return m[1] + ":" + strconv.Itoa(to)
+			}
+			return addr
+		})
+	}
+}

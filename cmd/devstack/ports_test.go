@@ -1,0 +1,59 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFollowPortsMovesTheDefaultPortsOnly(t *testing.T) {
+	settings := map[string]string{
+		"RETURN_URL_ALLOWED_ORIGINS": "http://localhost:7072,http://localhost:3000",
+		"PUBLIC_BASE_URL":            "http://localhost:7071",
+		"TABLES_CONNECTION_STRING":   "AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
+		"FACE_ENDPOINT":              "https://face.example.com:7072",
+		"LOG_LEVEL":                  "info",
+	}
+	followPorts(settings, ports{app: 8071, face: 8072, tables: 18002, blob: 18000, queue: 18001})
+	want := map[string]string{
+		"RETURN_URL_ALLOWED_ORIGINS": "http://localhost:8072,http://localhost:3000",
+		"PUBLIC_BASE_URL":            "http://localhost:8071",
+		"TABLES_CONNECTION_STRING":   "AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:18002/devstoreaccount1;",
+		"FACE_ENDPOINT":              "https://face.example.com:7072", // not a local address
+		"LOG_LEVEL":                  "info",
+	}
+	if diff := cmp.Diff(want, settings); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckPortsNamesTheVariableToChange(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := ln.Addr().(*net.TCPAddr).Port
+	free := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	p := ports{app: free(), face: held, tables: free(), blob: free(), queue: free()}
+	err = checkPorts(p, false)
+	if err == nil || !strings.Contains(err.Error(), "FACE_PORT") {
+		t.Errorf("checkPorts with the Face port held = %v, want an error naming FACE_PORT", err)
+	}
+	p.face, p.queue = free(), held
+	if err := checkPorts(p, false); err != nil {
+		t.Errorf("checkPorts without host storage = %v: the queue port is not needed", err)
+	}
+	if err := checkPorts(p, true); err == nil || !strings.Contains(err.Error(), "QUEUE_PORT") {
+		t.Errorf("checkPorts with host storage and the queue port held = %v, want an error naming QUEUE_PORT", err)
+	}
+}
