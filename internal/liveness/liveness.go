@@ -151,8 +151,9 @@ const (
 	// DueAbandon is filed when the user returns without a finished attempt, ABANDON_AFTER_SECONDS
 	// later: finish with the outcome of an attempt that finished meanwhile, else as abandoned.
 	DueAbandon DueReason = "abandon"
-	// DueAnnounce is filed just before a final state commits: publish its event if it is still
-	// unsent and revoke the Face session, where the request that finished it could not.
+	// DueAnnounce is filed just before a final state commits: do what the request that finished
+	// the session could not of what follows the commit — revoke the Face session, and (once the
+	// Service Bus publisher is there) publish its event if it is still unsent.
 	DueAnnounce DueReason = "announce"
 )
 
