@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/pack"
+	"github.com/liveness-quicklink/functions/internal/testing/services"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
@@ -320,10 +321,9 @@ func mustLookPath(t *testing.T, name string) string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := services.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }

@@ -36,14 +36,7 @@ func TestCheckPortsNamesTheVariableToChange(t *testing.T) {
 	}
 	defer ln.Close()
 	held := ln.Addr().(*net.TCPAddr).Port
-	free := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
+	free := func() int { return freePort(t) }
 	p := ports{app: free(), face: held, tables: free(), blob: free(), queue: free()}
 	err = checkPorts(p, false)
 	if err == nil || !strings.Contains(err.Error(), "FACE_PORT") {

@@ -135,17 +135,7 @@ func TestWaitListeningReportsAnEarlyExitWithItsOutput(t *testing.T) {
 
 func TestStopEndsTheWholeProcessGroup(t *testing.T) {
 	// The shell starts a grandchild that would outlive a plain kill of the shell.
-	p, err := Start(Command{Name: "tree", Path: "/bin/sh", Args: []string{"-c", "sleep 300 & echo $!; wait"}})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	var child int
-	for deadline := time.Now().Add(10 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		child, _ = strconv.Atoi(strings.TrimSpace(p.Output()))
-	}
-	if child == 0 {
-		t.Fatalf("the grandchild's pid never appeared; output %q", p.Output())
-	}
+	p, child := startShell(t, "sleep 300 & echo $!; wait")
 	if err := p.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -206,17 +196,7 @@ func TestAChildDoesNotOutliveItsStarter(t *testing.T) {
 
 // A descendant that left the process group keeps the output pipe open; Stop must return anyway.
 func TestStopReturnsWhenADescendantHoldsTheOutput(t *testing.T) {
-	p, err := Start(Command{Name: "escaper", Path: "/bin/sh", Args: []string{"-c", "setsid sleep 60 & echo $!; wait"}})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	var escaped int
-	for deadline := time.Now().Add(10 * time.Second); escaped == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		escaped, _ = strconv.Atoi(strings.TrimSpace(p.Output()))
-	}
-	if escaped == 0 {
-		t.Fatalf("the escaped pid never appeared; output %q", p.Output())
-	}
+	p, escaped := startShell(t, "setsid sleep 60 & echo $!; wait")
 	defer syscall.Kill(escaped, syscall.SIGKILL)
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.Stop() }()
@@ -228,4 +208,22 @@ func TestStopReturnsWhenADescendantHoldsTheOutput(t *testing.T) {
 	case <-time.After(45 * time.Second): // a bound on a hang, well past the stop sequence
 		t.Fatalf("Stop has not returned while an escaped descendant holds the output")
 	}
+}
+
+// startShell starts script, which prints the pid of a process it starts in the background, and
+// returns both.
+func startShell(t *testing.T, script string) (*Process, int) {
+	t.Helper()
+	p, err := Start(Command{Name: "shell", Path: "/bin/sh", Args: []string{"-c", script}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		pid, _ = strconv.Atoi(strings.TrimSpace(p.Output()))
+	}
+	if pid == 0 {
+		t.Fatalf("the background process's pid never appeared; output %q", p.Output())
+	}
+	return p, pid
 }
