@@ -8,6 +8,9 @@ import (
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
+// errNotRevoked is a cancellation that is recorded but whose Face session could not be deleted.
+var errNotRevoked = errors.New("the session is canceled, but its Face session is not revoked yet")
+
 // cancelSession is CancelSession: DELETE /api/sessions/{sessionId}. It records canceled through
 // the one finish path, which then revokes the Face session (token and any link). A 200 promises
 // both: when the revocation fails, the answer is 503 although the session is canceled, and a
@@ -29,7 +32,7 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 		case sess.Status == liveness.StatusCanceled && !sess.FaceDeleted:
 			// Canceled before (or by this request, whose commit answer was lost) but not revoked.
 			if err := s.announce(ctx, sess); err != nil {
-				return fmt.Errorf("the session is canceled, but its Face session is not revoked yet: %w", err)
+				return fmt.Errorf("%w: %w", errNotRevoked, err)
 			}
 		case sess.Status != liveness.StatusCanceled:
 			err = s.finish(ctx, sess, liveness.StatusCanceled, nil)
@@ -39,8 +42,8 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			if !sess.FaceDeleted {
-				return fmt.Errorf("the session is canceled, but its Face session is not revoked yet: %w", liveness.ErrUpstreamUnavailable)
+			if !sess.FaceDeleted { // finish logged why
+				return fmt.Errorf("%w: %w", errNotRevoked, liveness.ErrUpstreamUnavailable)
 			}
 		}
 		writeJSON(w, http.StatusOK, viewOf(sess))

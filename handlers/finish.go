@@ -44,7 +44,7 @@ func (s *Server) finish(ctx context.Context, sess *liveness.Session, status live
 
 // announce does what follows a committed final state, for finish and for Reconcile's announce
 // entries alike. Each step is safe to repeat. Publishing the event joins it with the Service Bus
-// publisher; until then the event waits in the outbox.
+// publisher; until then events stay unsent in the outbox, and nothing resends them.
 func (s *Server) announce(ctx context.Context, sess *liveness.Session) error {
 	return s.revokeFaceSession(ctx, sess)
 }

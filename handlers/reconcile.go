@@ -34,9 +34,16 @@ type ReconcileResult struct{ Due, Finalized, Failed int }
 const reconcileBudget = 4 * time.Minute
 
 // upstreamFailuresToStop is how many items in a row may fail on a dependency before a run stops:
-// one failing session (a Face error of its own) must not stop every run at the same place, but a
-// dependency that is down should not cost a full retry cycle per item.
+// a failing session (a Face error of its own) must not stop the run, but a dependency that is
+// down should not cost a full retry cycle per item.
 const upstreamFailuresToStop = 3
+
+// retryDelay is how long an entry waits after its nth failed try (n ≥ 1): a minute, doubled per
+// failure up to an hour. Filed again that much later, an entry that keeps failing leaves the
+// front of the index, which is read oldest first, instead of holding up the work behind it.
+func retryDelay(n int) time.Duration {
+	return min(time.Minute<<min(max(n-1, 0), 6), time.Hour)
+}
 
 // Reconcile does the work that has come due, each entry as its reason says (liveness.DueReason).
 // It reads a bounded batch of the due index, never the session table. When a dependency is down
@@ -51,22 +58,28 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		return res, err
 	}
 	res.Due = len(items)
-	inARow := 0
+	upstreamFailures := 0 // in a row
 	for _, item := range items {
 		finalized, err := s.reconcileOne(ctx, item)
 		if err != nil {
 			res.Failed++
 			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
-				slog.String("reason", string(item.Reason)), slog.String("error", err.Error()))
-			if errors.Is(err, liveness.ErrUpstreamUnavailable) {
-				inARow++
+				slog.String("reason", string(item.Reason)), slog.Int("attempts", item.Attempts+1), slog.String("error", err.Error()))
+			if ctx.Err() != nil {
+				break
 			}
-			if inARow == upstreamFailuresToStop || ctx.Err() != nil {
+			if err := s.retryLater(ctx, item); err != nil {
+				s.log.WarnContext(ctx, "reconcile: item not filed again; it stays where it is", slog.String("sessionId", item.SessionID), slog.String("error", err.Error()))
+			}
+			if errors.Is(err, liveness.ErrUpstreamUnavailable) {
+				upstreamFailures++
+			}
+			if upstreamFailures == upstreamFailuresToStop {
 				break
 			}
 			continue
 		}
-		inARow = 0
+		upstreamFailures = 0
 		if finalized {
 			res.Finalized++
 		}
@@ -87,13 +100,10 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 	switch item.Reason {
 	case liveness.DueAnnounce:
 		if !sess.Status.Final() {
-			// The commit this entry was filed for failed, or is still under way (a slow request,
-			// another instance's clock): look again once the session must be final.
-			later := s.now().Add(time.Minute)
-			if due := s.expiryDue(sess); due.After(later) {
-				later = due
-			}
-			return false, s.refile(ctx, item, later)
+			// The commit this entry was filed for is still under way (a slow request, another
+			// instance's clock) or failed: look again later, less often each time. A failed
+			// commit leaves the session to its expiry, whose finish files a new entry.
+			return false, s.retryLater(ctx, item)
 		}
 		if err := s.announce(ctx, sess); err != nil {
 			return false, err
@@ -107,7 +117,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 			// session still expires.
 			s.log.WarnContext(ctx, "reconcile: expiry entry filed before the session's expiry; filed again",
 				slog.String("sessionId", sess.ID), slog.Time("filedFor", item.Due), slog.Time("expiresAt", due))
-			return false, s.refile(ctx, item, due)
+			return false, s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: due})
 		}
 		if err := s.finishFromFace(ctx, sess, liveness.StatusExpired); err != nil {
 			return false, err
@@ -130,11 +140,17 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 	return finalized, s.store.DeleteDue(ctx, item)
 }
 
-// refile files item again for due and removes the version that was listed. A conflict on the
-// removal means the listed row was replaced meanwhile — by this very filing, when due falls in the
-// same minute — so the entry stands either way.
-func (s *Server) refile(ctx context.Context, item liveness.DueItem, due time.Time) error {
-	if err := s.store.AddDue(ctx, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: due}); err != nil {
+// retryLater files item again retryDelay later, one attempt more.
+func (s *Server) retryLater(ctx context.Context, item liveness.DueItem) error {
+	n := item.Attempts + 1
+	return s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: s.now().Add(retryDelay(n)), Attempts: n})
+}
+
+// refile files next in place of the listed item, which it then removes. A conflict on the removal
+// means the listed row was replaced meanwhile — by next itself, when both fall in the same minute
+// (an early expiry entry filed again for later that minute) — so the entry stands either way.
+func (s *Server) refile(ctx context.Context, item, next liveness.DueItem) error {
+	if err := s.store.AddDue(ctx, next); err != nil {
 		return err
 	}
 	if err := s.store.DeleteDue(ctx, item); err != nil && !errors.Is(err, liveness.ErrConflict) {

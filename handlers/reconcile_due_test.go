@@ -55,16 +55,19 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 		check func(a *app, v sessionView)
 	}{
 		{
-			// Its commit failed or is still under way: look again once the session must be final.
-			name:       "an announce entry of an open session is filed again for the session's expiry",
+			// Its commit is still under way or failed: look again later, less often each time.
+			name:       "an announce entry of an open session is filed again for later",
 			file:       func(a *app, v sessionView) { a.addDue(v.SessionID, liveness.DueAnnounce, a.clock.Now()) },
 			wantStatus: liveness.StatusCreated,
 			wantDue:    []liveness.DueReason{liveness.DueAnnounce, liveness.DueExpire},
 			wantLog:    "reconcile: 1 due, 0 finalized, 0 failed",
 			check: func(a *app, v sessionView) {
 				for _, d := range a.dueFor(v.SessionID) {
-					if d.Due != a.dueFor(v.SessionID)[0].Due {
-						a.t.Errorf("due entries %v: want the announce entry filed for the expiry's time", a.dueFor(v.SessionID))
+					if d.Reason != liveness.DueAnnounce {
+						continue
+					}
+					if want := a.clock.Now().Add(retryDelay(1)); !d.Due.Equal(want) || d.Attempts != 1 {
+						a.t.Errorf("announce entry due %v after %d attempts, want %v after 1", d.Due, d.Attempts, want)
 					}
 				}
 			},

@@ -86,14 +86,14 @@ func TestReconcileStopsWhenFaceIsDown(t *testing.T) {
 	}
 }
 
-// failingFace fails every call for one session, as Face answers a session it will not serve.
+// failingFace fails every call for some sessions, as Face answers a session it will not serve.
 type failingFace struct {
 	FaceSessions
-	id string
+	ids map[string]bool
 }
 
 func (f *failingFace) Get(ctx context.Context, kind face.Kind, id string) (*face.Session, error) {
-	if id == f.id {
+	if f.ids[id] {
 		return nil, &azcore.ResponseError{StatusCode: http.StatusForbidden, ErrorCode: "PermissionDenied"}
 	}
 	return f.FaceSessions.Get(ctx, kind, id)
@@ -110,7 +110,7 @@ func TestReconcileGoesPastOneFailingSession(t *testing.T) {
 	}
 	a.passDue(others[len(others)-1])
 	opts := a.srv.opts
-	srv := New(&failingFace{FaceSessions: a.face, id: stuck.SessionID}, a.store, a.srv.settings, &opts)
+	srv := New(&failingFace{FaceSessions: a.face, ids: map[string]bool{stuck.SessionID: true}}, a.store, a.srv.settings, &opts)
 	res, err := srv.Reconcile(t.Context())
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
@@ -125,5 +125,52 @@ func TestReconcileGoesPastOneFailingSession(t *testing.T) {
 	}
 	if g := a.do("GET", "/api/sessions/"+stuck.SessionID, nil, nil).session(t); g.Status != liveness.StatusCreated {
 		t.Errorf("the failing session = %s, want still created (and due)", g.Status)
+	}
+}
+
+func TestRetryDelayDoublesUpToAnHour(t *testing.T) {
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
+	for i, w := range want {
+		if got := retryDelay(i + 1); got != w {
+			t.Errorf("retryDelay(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+}
+
+// Sessions that keep failing are filed again for later, so the work behind them gets done in
+// the following runs, however many fail.
+func TestReconcileMovesFailingSessionsOutOfTheWay(t *testing.T) {
+	a := newApp(t, nil)
+	var stuck []sessionView
+	for range upstreamFailuresToStop {
+		stuck = append(stuck, a.start(`{"ttlSeconds":60}`))
+	}
+	a.clock.Advance(time.Minute) // the others are due a minute later: the stuck ones come first
+	var others []sessionView
+	for range 2 {
+		others = append(others, a.start(`{"ttlSeconds":60}`))
+	}
+	a.passDue(others[len(others)-1])
+	refused := map[string]bool{}
+	for _, v := range stuck {
+		refused[v.SessionID] = true
+	}
+	opts := a.srv.opts
+	srv := New(&failingFace{FaceSessions: a.face, ids: refused}, a.store, a.srv.settings, &opts)
+	for range 2 { // the first run stops at the failures; the next finds the others first
+		if _, err := srv.Reconcile(t.Context()); err != nil {
+			t.Fatalf("Reconcile: %v", err)
+		}
+	}
+	for _, v := range others {
+		if g := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t); g.Status != liveness.StatusExpired {
+			t.Errorf("session %s behind %d failing ones = %s, want expired", v.SessionID, len(stuck), g.Status)
+		}
+	}
+	for _, v := range stuck {
+		due := a.dueFor(v.SessionID)
+		if len(due) != 1 || due[0].Attempts != 1 || !due[0].Due.Equal(a.clock.Now().Add(retryDelay(1))) {
+			t.Errorf("due entries of a failing session = %+v, want its expiry filed again a minute later, 1 attempt", due)
+		}
 	}
 }

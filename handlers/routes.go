@@ -16,10 +16,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 
 	mux.Handle("GET /api/health", s.returning(s.health))
-	mux.Handle("POST /api/sessions", s.returning(s.serving(s.startSession)))
-	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.serving(s.getSession)))
-	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.serving(s.cancelSession)))
-	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.serving(s.reconcileInvocation)))
+	mux.Handle("POST /api/sessions", s.returning(s.orStarting(s.startSession)))
+	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.orStarting(s.getSession)))
+	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.orStarting(s.cancelSession)))
+	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.orStarting(s.reconcileInvocation)))
 
 	mux.Handle("/", s.returning(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound }))
 	return s.logRequests(caseInsensitive(mux))
@@ -35,8 +35,8 @@ func Starting(log *slog.Logger) http.Handler {
 	return s.Handler()
 }
 
-// serving is h, or, for the Starting server, a handler that only says the app is starting.
-func (s *Server) serving(h handlerFunc) handlerFunc {
+// orStarting is h, or, for the Starting server, a handler that only says the app is starting.
+func (s *Server) orStarting(h handlerFunc) handlerFunc {
 	if s.starting {
 		return func(http.ResponseWriter, *http.Request) error { return ErrStarting }
 	}

@@ -13,8 +13,13 @@ import (
 var defaultPorts = ports{app: 7071, face: 7072, tables: 10002, blob: 10000, queue: 10001}
 
 // checkPorts fails, naming the make variable to change, when a port the stack needs is held by
-// another process: a server already there would otherwise answer as if it were ours.
+// another process: a server already there would otherwise answer as if it were ours. hostStorage
+// is `make func-start`'s stack, with Azurite's blob and queue services.
 func checkPorts(p ports, hostStorage bool) error {
+	target := "make run"
+	if hostStorage {
+		target = "make func-start"
+	}
 	type namedPort struct {
 		port     int
 		variable string
@@ -25,14 +30,19 @@ func checkPorts(p ports, hostStorage bool) error {
 	}
 	for _, c := range check {
 		if err := services.CheckFree(c.port); err != nil {
-			return fmt.Errorf("port %d is in use by another process: choose another with %s=… (e.g. make run %s=%d)",
-				c.port, c.variable, c.variable, c.port+10000)
+			suggestion := ""
+			if free, err := services.FreePort(); err == nil {
+				suggestion = fmt.Sprintf(", e.g. %s %s=%d", target, c.variable, free)
+			}
+			return fmt.Errorf("port %d is in use by another process: choose another with %s=…%s", c.port, c.variable, suggestion)
 		}
 	}
 	return nil
 }
 
-var localAddr = regexp.MustCompile(`\b(localhost|127\.0\.0\.1):(\d+)\b`)
+// localAddr is a local address in a URL: after "//", so that a host that merely ends in
+// "localhost" (web-localhost) is not taken for it.
+var localAddr = regexp.MustCompile(`//(localhost|127\.0\.0\.1):(\d+)\b`)
 
 // followPorts rewrites, in every setting, a local address on one of the default ports to the
 // port chosen instead, so that settings naming the stack's ports (origins, endpoints) follow.
@@ -46,7 +56,7 @@ func followPorts(settings map[string]string, p ports) {
 			m := localAddr.FindStringSubmatch(addr)
 			port, _ := strconv.Atoi(m[2])
 			if to, ok := moved[port]; ok {
-				return m[1] + ":" + strconv.Itoa(to)
+				return "//" + m[1] + ":" + strconv.Itoa(to)
 			}
 			return addr
 		})

@@ -14,6 +14,8 @@ func TestFollowPortsMovesTheDefaultPortsOnly(t *testing.T) {
 		"PUBLIC_BASE_URL":            "http://localhost:7071",
 		"TABLES_CONNECTION_STRING":   "AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
 		"FACE_ENDPOINT":              "https://face.example.com:7072",
+		"QUICKLINK_ENDPOINT":         "https://web-localhost:7071",
+		"AZURE_CLIENT_ID":            "http://staging-127.0.0.1:10002",
 		"LOG_LEVEL":                  "info",
 	}
 	followPorts(settings, ports{app: 8071, face: 8072, tables: 18002, blob: 18000, queue: 18001})
@@ -22,6 +24,8 @@ func TestFollowPortsMovesTheDefaultPortsOnly(t *testing.T) {
 		"PUBLIC_BASE_URL":            "http://localhost:8071",
 		"TABLES_CONNECTION_STRING":   "AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:18002/devstoreaccount1;",
 		"FACE_ENDPOINT":              "https://face.example.com:7072", // not a local address
+		"QUICKLINK_ENDPOINT":         "https://web-localhost:7071",    // nor these
+		"AZURE_CLIENT_ID":            "http://staging-127.0.0.1:10002",
 		"LOG_LEVEL":                  "info",
 	}
 	if diff := cmp.Diff(want, settings); diff != "" {
@@ -39,14 +43,14 @@ func TestCheckPortsNamesTheVariableToChange(t *testing.T) {
 	free := func() int { return freePort(t) }
 	p := ports{app: free(), face: held, tables: free(), blob: free(), queue: free()}
 	err = checkPorts(p, false)
-	if err == nil || !strings.Contains(err.Error(), "FACE_PORT") {
-		t.Errorf("checkPorts with the Face port held = %v, want an error naming FACE_PORT", err)
+	if err == nil || !strings.Contains(err.Error(), "make run FACE_PORT=") {
+		t.Errorf("checkPorts with the Face port held = %v, want an error naming make run FACE_PORT", err)
 	}
 	p.face, p.queue = free(), held
 	if err := checkPorts(p, false); err != nil {
 		t.Errorf("checkPorts without host storage = %v: the queue port is not needed", err)
 	}
-	if err := checkPorts(p, true); err == nil || !strings.Contains(err.Error(), "QUEUE_PORT") {
-		t.Errorf("checkPorts with host storage and the queue port held = %v, want an error naming QUEUE_PORT", err)
+	if err := checkPorts(p, true); err == nil || !strings.Contains(err.Error(), "make func-start QUEUE_PORT=") {
+		t.Errorf("checkPorts with host storage and the queue port held = %v, want an error naming make func-start QUEUE_PORT", err)
 	}
 }

@@ -46,14 +46,16 @@ func startStandIns(log *slog.Logger, p ports, hostStorage bool) (*stack, error) 
 		return nil, err
 	}
 	st := &stack{settings: settings, exited: make(chan string, 8)}
+	out := prefixed("azurite")
 	st.azurite, err = services.StartAzurite(services.AzuriteOptions{
 		Root: root, TablePort: p.tables, BlobAndQueue: hostStorage, BlobPort: p.blob, QueuePort: p.queue,
-		Output: prefixed("azurite"),
+		Output: out,
 	})
 	if err != nil {
+		out.Close()
 		return nil, err
 	}
-	st.watch("azurite", st.azurite.Process())
+	st.watch("azurite", st.azurite.Process(), out)
 
 	st.face = facestub.New(&facestub.Options{APIKey: settings["FACE_API_KEY"]})
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.face))
@@ -85,18 +87,16 @@ func (st *stack) startChild(name, path string, args []string, dir string, env ma
 		out.Close()
 		return nil, err
 	}
-	go func() {
-		<-p.Done()
-		out.Close() // the last line may lack its newline: flush it
-	}()
 	st.children = append(st.children, p)
-	st.watch(name, p)
+	st.watch(name, p, out)
 	return p, nil
 }
 
-func (st *stack) watch(name string, p *services.Process) {
+// watch reports p's exit to wait, once its output (which may end without a newline) is printed.
+func (st *stack) watch(name string, p *services.Process, out io.Closer) {
 	go func() {
 		<-p.Done()
+		out.Close()
 		st.exited <- name
 	}()
 }

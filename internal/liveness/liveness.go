@@ -138,7 +138,9 @@ type DueItem struct {
 	SessionID string
 	Reason    DueReason
 	Due       time.Time
-	ETag      string
+	// Attempts counts the runs whose work on this entry failed; each failure files it again later.
+	Attempts int
+	ETag     string
 }
 
 // DueReason says what a due entry is for; Reconcile dispatches on it and never infers it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -26,8 +27,18 @@ type dueEntity struct {
 	SessionID    string
 	Reason       string
 	Due          string
+	Attempts     int32  `json:",omitempty"`
 	ETag         string `json:"odata.etag,omitempty"`
 }
+
+// knownReasons is the OData clause that keeps ListDue to the reasons this version knows.
+var knownReasons = func() string {
+	var clauses []string
+	for _, r := range liveness.DueReasons {
+		clauses = append(clauses, fmt.Sprintf("Reason eq '%s'", r))
+	}
+	return strings.Join(clauses, " or ")
+}()
 
 func duePartition(t time.Time) string { return duePrefix + t.UTC().Format(bucketLayout) }
 
@@ -52,9 +63,12 @@ func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
 	if item.Due.IsZero() {
 		return liveness.Invalid("due", "zero time")
 	}
+	if item.Attempts < 0 || item.Attempts > math.MaxInt32 {
+		return liveness.Invalid("attempts", "out of range")
+	}
 	data, err := json.Marshal(dueEntity{
 		PartitionKey: duePartition(item.Due), RowKey: dueRowKey(item),
-		SessionID: item.SessionID, Reason: string(item.Reason), Due: formatTime(item.Due),
+		SessionID: item.SessionID, Reason: string(item.Reason), Due: formatTime(item.Due), Attempts: int32(item.Attempts),
 	})
 	if err != nil {
 		return fmt.Errorf("store: add due: %w", err)
@@ -76,12 +90,8 @@ func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]livene
 	}
 	// Every literal below is ours (a formatted time, a known reason): nothing from outside
 	// reaches the filter.
-	var reasons []string
-	for _, r := range liveness.DueReasons {
-		reasons = append(reasons, fmt.Sprintf("Reason eq '%s'", r))
-	}
 	filter := fmt.Sprintf("PartitionKey ge '%s' and PartitionKey le '%s' and Due le '%s' and (%s)",
-		duePrefix, duePartition(now), formatTime(now), strings.Join(reasons, " or "))
+		duePrefix, duePartition(now), formatTime(now), knownReasons)
 	var items []liveness.DueItem
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: pageSize(limit)})
 	for pager.More() && len(items) < limit {
@@ -135,7 +145,10 @@ func decodeDue(raw []byte) (liveness.DueItem, error) {
 	if !liveness.ValidSessionID(e.SessionID) || e.RowKey != e.SessionID+"_"+e.Reason {
 		return liveness.DueItem{}, fmt.Errorf("due row %q: session id %q and reason %q do not match its key", e.RowKey, e.SessionID, e.Reason)
 	}
-	return liveness.DueItem{SessionID: e.SessionID, Reason: liveness.DueReason(e.Reason), Due: due, ETag: e.ETag}, nil
+	if e.PartitionKey != duePartition(due) {
+		return liveness.DueItem{}, fmt.Errorf("due row %q: due time %s is not of its partition %q", e.RowKey, e.Due, e.PartitionKey)
+	}
+	return liveness.DueItem{SessionID: e.SessionID, Reason: liveness.DueReason(e.Reason), Due: due, Attempts: int(e.Attempts), ETag: e.ETag}, nil
 }
 
 func pageSize(limit int) *int32 {

@@ -169,8 +169,8 @@ func TestDueEntriesOfOneSessionKeepTheirReasons(t *testing.T) {
 	now := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
 	id := uuid.NewString()
 	var items []liveness.DueItem
-	for _, r := range []liveness.DueReason{liveness.DueAbandon, liveness.DueAnnounce, liveness.DueExpire} {
-		it := liveness.DueItem{SessionID: id, Reason: r, Due: now}
+	for i, r := range []liveness.DueReason{liveness.DueAbandon, liveness.DueAnnounce, liveness.DueExpire} {
+		it := liveness.DueItem{SessionID: id, Reason: r, Due: now, Attempts: i * 3} // attempts come back too
 		if err := f.store.AddDue(ctx, it); err != nil {
 			t.Fatalf("AddDue(%s): %v", r, err)
 		}
@@ -190,6 +190,14 @@ func TestDueEntriesOfOneSessionKeepTheirReasons(t *testing.T) {
 		t.Fatalf("ListDue: %v", err)
 	}
 	assertDue(t, got, []liveness.DueItem{items[0], items[2]})
+}
+
+func TestAddDueRefusesNegativeAttempts(t *testing.T) {
+	f := newFixture(t, nil)
+	it := liveness.DueItem{SessionID: uuid.NewString(), Reason: liveness.DueExpire, Due: time.Now(), Attempts: -1}
+	if err := f.store.AddDue(t.Context(), it); !errors.Is(err, liveness.ErrInvalidRequest) {
+		t.Errorf("AddDue with attempts -1 = %v, want ErrInvalidRequest", err)
+	}
 }
 
 func TestAddDueRefusesAnEntryWithoutAKnownReason(t *testing.T) {
@@ -226,7 +234,7 @@ func TestListDueLeavesUnknownReasonsAndUnreadableRowsOut(t *testing.T) {
 		raw(id, id+"_retain", "retain", formatTime(now)) // a reason of a newer version
 	}
 	bad := uuid.NewString()
-	raw(bad, bad+"_expire", "expire", "not a time")          // unreadable
+	raw(bad, bad+"_expire", "expire", "2026-07-08")          // unreadable, and sorts before now: it is read
 	raw(bad, bad+"_announce_2", "announce", formatTime(now)) // key and columns disagree
 	legacy := fmt.Sprintf(`{"PartitionKey":%q,"RowKey":%q,"Due":%q}`, duePartition(now), uuid.NewString(), formatTime(now))
 	if _, err := f.raw.AddEntity(t.Context(), []byte(legacy), nil); err != nil {

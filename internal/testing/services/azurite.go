@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +92,7 @@ func launchAzurite(node, script string, o AzuriteOptions) (*Azurite, error) {
 	}
 	args := []string{script, "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
 		"--tableHost", "127.0.0.1", "--tablePort", strconv.Itoa(a.TablePort)}
-	ports := []int{a.TablePort}
+	ports := map[int]string{a.TablePort: "Table"} // port → the service's name in its Server header
 	if o.BlobAndQueue {
 		if a.BlobPort, err = portOr(o.BlobPort); err != nil {
 			return nil, err
@@ -101,9 +102,9 @@ func launchAzurite(node, script string, o AzuriteOptions) (*Azurite, error) {
 		}
 		args = append(args, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(a.BlobPort),
 			"--queueHost", "127.0.0.1", "--queuePort", strconv.Itoa(a.QueuePort))
-		ports = append(ports, a.BlobPort, a.QueuePort)
+		ports[a.BlobPort], ports[a.QueuePort] = "Blob", "Queue"
 	}
-	for _, p := range ports {
+	for p := range ports {
 		// A port someone else holds would answer the readiness dial as if Azurite did.
 		if err := CheckFree(p); err != nil {
 			if picked {
@@ -116,23 +117,50 @@ func launchAzurite(node, script string, o AzuriteOptions) (*Azurite, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = a.proc.WaitListening(o.ReadyTimeout, ports...)
+	err = a.waitReady(o.ReadyTimeout, ports)
 	if err == nil {
-		select {
-		case <-a.proc.Done(): // it failed after all, and what answered was someone else
-			err = &ExitError{Name: "Azurite", Addr: fmt.Sprint(ports), Err: a.proc.Err(), Output: a.proc.Output()}
-		default:
-			return a, nil
-		}
+		return a, nil
 	}
 	_ = a.proc.Stop()
-	if strings.Contains(a.proc.Output(), "EADDRINUSE") {
+	if errors.Is(err, errNotAzurite) || strings.Contains(a.proc.Output(), "EADDRINUSE") {
 		if picked {
 			return nil, errPortTaken
 		}
 		return nil, fmt.Errorf("Azurite: a port it was given (%v) is in use by another process", ports)
 	}
 	return nil, err
+}
+
+var errNotAzurite = errors.New("another server answers on the port")
+
+// waitReady waits until each port answers as Azurite's own service (its Server header names
+// it): a dial alone could reach a process that took the port between the check and the bind.
+func (a *Azurite) waitReady(limit time.Duration, ports map[int]string) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(limit)
+	for port, service := range ports {
+		url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+		for {
+			select {
+			case <-a.proc.Done():
+				return &ExitError{Name: "Azurite", Addr: url, Err: a.proc.Err(), Output: a.proc.Output()}
+			default:
+			}
+			resp, err := client.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				if server := resp.Header.Get("Server"); !strings.HasPrefix(server, "Azurite-"+service+"/") {
+					return fmt.Errorf("%s (Server %q): %w", url, server, errNotAzurite)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("Azurite did not answer on %s within %v; its output:\n%s", url, limit, a.proc.Output())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func portOr(p int) (int, error) {

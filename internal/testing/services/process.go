@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -104,39 +105,14 @@ func (p *Process) Stop() error {
 	return err
 }
 
-// WaitListening waits until every port accepts TCP connections on 127.0.0.1. It fails early when
-// the process exits, with the end of its output, and after limit.
-func (p *Process) WaitListening(limit time.Duration, ports ...int) error {
-	deadline := time.Now().Add(limit)
-	for _, port := range ports {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		for {
-			select {
-			case <-p.exited:
-				return &ExitError{Name: p.name, Addr: addr, Err: p.err, Output: p.Output()}
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", addr, 250*time.Millisecond); err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s did not listen on %s within %v; its output:\n%s", p.name, addr, limit, p.Output())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
-// ExitError is a process that exited before it listened.
+// ExitError is a process that exited before it was ready.
 type ExitError struct {
 	Name, Addr, Output string
 	Err                error
 }
 
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("%s exited before listening on %s (%v); its output:\n%s", e.Name, e.Addr, e.Err, e.Output)
+	return fmt.Sprintf("%s exited before it answered on %s (%v); its output:\n%s", e.Name, e.Addr, e.Err, e.Output)
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
@@ -154,12 +130,19 @@ func FreePort() (int, error) {
 
 var errPortTaken = errors.New("port already in use")
 
-// CheckFree fails when another process listens on port of 127.0.0.1, so that a service about to
-// start there is not mistaken for one that answers already.
+// CheckFree fails when another process listens on port of 127.0.0.1 or ::1 (where "localhost"
+// resolves first on many machines), so that a service about to start there is not mistaken for
+// one that answers already. A machine without IPv6 passes for ::1.
 func CheckFree(port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return fmt.Errorf("port %d is in use by another process: %w", port, err)
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			if host == "::1" && !errors.Is(err, syscall.EADDRINUSE) {
+				continue // no IPv6 loopback here
+			}
+			return fmt.Errorf("port %d is in use by another process: %w", port, err)
+		}
+		l.Close()
 	}
-	return l.Close()
+	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,7 +114,7 @@ func TestConnectionStringNamesTheDevAccount(t *testing.T) {
 	}
 }
 
-func TestWaitListeningReportsAnEarlyExitWithItsOutput(t *testing.T) {
+func TestWaitReadyReportsAnEarlyExitWithItsOutput(t *testing.T) {
 	p, err := Start(Command{Name: "quitter", Path: "/bin/sh", Args: []string{"-c", "echo going away; exit 3"}})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -120,10 +123,10 @@ func TestWaitListeningReportsAnEarlyExitWithItsOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.WaitListening(10*time.Second, port)
+	err = (&Azurite{proc: p}).waitReady(10*time.Second, map[int]string{port: "Table"})
 	var exit *ExitError
 	if !errors.As(err, &exit) {
-		t.Fatalf("WaitListening = %v, want an *ExitError", err)
+		t.Fatalf("waitReady = %v, want an *ExitError", err)
 	}
 	if !strings.Contains(exit.Output, "going away") {
 		t.Errorf("ExitError output = %q, want the process's output", exit.Output)
@@ -165,6 +168,9 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 // at its timeout): nothing is left holding a port. The starter here is this test binary, run again
 // as a helper that starts a child and exits at once.
 func TestAChildDoesNotOutliveItsStarter(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's parent-death signal is Linux's (proc_linux.go)")
+	}
 	if os.Getenv("SERVICES_TEST_STARTER") == "1" {
 		p, err := Start(Command{Name: "sleeper", Path: "/bin/sleep", Args: []string{"300"}})
 		if err != nil {
@@ -196,6 +202,9 @@ func TestAChildDoesNotOutliveItsStarter(t *testing.T) {
 
 // A descendant that left the process group keeps the output pipe open; Stop must return anyway.
 func TestStopReturnsWhenADescendantHoldsTheOutput(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("needs setsid(1), to start a descendant outside the process group")
+	}
 	p, escaped := startShell(t, "setsid sleep 60 & echo $!; wait")
 	defer syscall.Kill(escaped, syscall.SIGKILL)
 	stopped := make(chan error, 1)
@@ -226,4 +235,39 @@ func startShell(t *testing.T, script string) (*Process, int) {
 		t.Fatalf("the background process's pid never appeared; output %q", p.Output())
 	}
 	return p, pid
+}
+
+// A server that takes the port between the check and Azurite's bind answers the readiness probe
+// first: it must be told apart from Azurite, not taken for it.
+func TestWaitReadyTellsAnotherServerFromAzurite(t *testing.T) {
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	port := other.Listener.Addr().(*net.TCPAddr).Port
+	p, err := Start(Command{Name: "sleeper", Path: "/bin/sleep", Args: []string{"30"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	err = (&Azurite{proc: p}).waitReady(10*time.Second, map[int]string{port: "Table"})
+	if !errors.Is(err, errNotAzurite) {
+		t.Errorf("waitReady with another server on the port = %v, want errNotAzurite", err)
+	}
+}
+
+func TestCheckFreeSeesAServerOnEitherLoopback(t *testing.T) {
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Logf("%s: %v (no such loopback here)", host, err)
+			continue
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		if err := CheckFree(port); err == nil {
+			t.Errorf("CheckFree(%d) = nil while %s holds it", port, host)
+		}
+		ln.Close()
+		if err := CheckFree(port); err != nil {
+			t.Errorf("CheckFree(%d) after %s let go = %v, want nil", port, host, err)
+		}
+	}
 }
