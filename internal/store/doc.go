@@ -7,7 +7,7 @@
 //	<sessionId>               "session"             the session; Outcome flattened into Outcome*/Failure*/Verify* columns
 //	<sessionId>               "event"               outbox: the session's final event (Event, Sent, CreatedAt, SentAt)
 //	<sha-256 hex of the key>  "idempotency"         BodyHash, SessionID (empty while in flight), CreatedAt
-//	"due-" + yyyyMMddHHmm     <sessionId>_<reason>  SessionID, Reason, Due: work for Reconcile, bucketed by UTC minute
+//	"due-" + yyyyMMddHHmm     <sessionId>_<reason>  SessionID, Reason, Due, Attempts: work for Reconcile, by UTC minute
 //
 // Session ids (GUIDs) and key hashes are hexadecimal, so no such partition sorts between "due-" and
 // "due-<any bucket>": Reconcile reads `PartitionKey ge 'due-' and PartitionKey le 'due-<now>'` with a
@@ -29,7 +29,8 @@
 //
 // Each due entry names its reason (liveness.DueReason: expire, abandon, announce), so that
 // Reconcile dispatches on what the entry is for instead of guessing it from the clock; a session
-// has at most one entry per reason and minute.
+// has at most one entry per reason and minute. ListDue reads only the reasons this version knows,
+// and Attempts counts failed tries, which Reconcile uses to file an entry again later.
 //
 // # Errors
 //
