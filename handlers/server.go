@@ -21,7 +21,11 @@ type FaceSessions interface {
 	Delete(ctx context.Context, kind face.Kind, sessionID string) error
 }
 
-// SessionStore is what the handlers need of the session table.
+var _ FaceSessions = (*face.Client)(nil)
+
+// SessionStore is what the handlers need of the session table. *store.Store implements it;
+// cmd/handler, which passes one to New, stops compiling when the two drift apart (handlers does
+// not import the store, so that it does not depend on aztables).
 type SessionStore interface {
 	CreateSession(ctx context.Context, s *liveness.Session) error
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
