@@ -13,8 +13,8 @@ import (
 )
 
 // reconcileInvocation is the Reconcile timer function, invoked by the host as POST /Reconcile.
-// Items that fail stay in the index and are retried on the next tick; the run itself fails
-// (non-2xx, logged by the host as a failed invocation) only when the index cannot be read.
+// Items that fail are filed again for a later run; the run itself fails (non-2xx, logged by the
+// host as a failed invocation) only when the index cannot be read.
 func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) error {
 	if _, err := readInvocation(r); err != nil {
 		s.log.WarnContext(r.Context(), "reconcile: unreadable invocation payload", slog.String("error", err.Error()))
@@ -68,8 +68,8 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 			if ctx.Err() != nil {
 				break
 			}
-			if err := s.retryLater(ctx, item); err != nil {
-				s.log.WarnContext(ctx, "reconcile: item not filed again; it stays where it is", slog.String("sessionId", item.SessionID), slog.String("error", err.Error()))
+			if rerr := s.retryLater(ctx, item); rerr != nil {
+				s.log.WarnContext(ctx, "reconcile: item not filed again; it stays where it is", slog.String("sessionId", item.SessionID), slog.String("error", rerr.Error()))
 			}
 			if errors.Is(err, liveness.ErrUpstreamUnavailable) {
 				upstreamFailures++
@@ -87,8 +87,9 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	return res, nil
 }
 
-// reconcileOne handles one due entry and removes it once its work is done; an entry whose work
-// failed stays for the next run. finalized reports that this entry finished its session.
+// reconcileOne handles one due entry and removes it once its work is done; when the work fails it
+// returns the error and leaves the entry, which Reconcile then files again for later. finalized
+// reports that this entry finished its session.
 func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (finalized bool, err error) {
 	sess, err := s.store.GetSession(ctx, item.SessionID)
 	if errors.Is(err, liveness.ErrNotFound) {

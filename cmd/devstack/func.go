@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,10 +57,7 @@ func runFunc(ctx context.Context, log *slog.Logger, dir string, p ports) error {
 
 // hostSettings are the app settings plus what the Functions host itself needs under Core Tools.
 func hostSettings(st *stack) map[string]string {
-	values := map[string]string{}
-	for k, v := range st.settings {
-		values[k] = v
-	}
+	values := maps.Clone(st.settings)
 	values["FUNCTIONS_WORKER_RUNTIME"] = "custom"
 	// Timer leases and keys: Azurite's blob and queue services, started for this.
 	values["AzureWebJobsStorage"] = st.azurite.ConnectionString()
