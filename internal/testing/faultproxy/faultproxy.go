@@ -114,6 +114,13 @@ func (p *Proxy) Inject(r Rule) {
 	p.rules = append(p.rules, &rule{Rule: r, left: n})
 }
 
+// Clear drops every rule: from now on every exchange passes through.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = nil
+}
+
 // Spoiled is how many exchanges the proxy has spoiled so far.
 func (p *Proxy) Spoiled() int {
 	p.mu.Lock()
