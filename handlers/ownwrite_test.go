@@ -3,10 +3,10 @@ package handlers
 import (
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/store"
 	"github.com/liveness-quicklink/functions/internal/testing/faultproxy"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
@@ -16,18 +16,8 @@ import (
 // same table through a fault proxy with the production client (retries and all).
 func (a *app) throughProxy(t *testing.T) *faultproxy.Proxy {
 	t.Helper()
-	az := testenv.StartAzurite(t)
-	endpoint, err := url.Parse(az.Endpoint())
-	if err != nil {
-		t.Fatalf("Azurite endpoint %q: %v", az.Endpoint(), err)
-	}
-	base := endpoint.Scheme + "://" + endpoint.Host
-	p, err := faultproxy.New(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	svc, err := store.NewServiceClientFromConnectionString(strings.Replace(az.ConnectionString(), base, p.URL(), 1))
+	p, connStr := faultproxy.InFront(t, testenv.StartAzurite(t).ConnectionString())
+	svc, err := store.NewServiceClientFromConnectionString(connStr)
 	if err != nil {
 		t.Fatalf("tables client through the proxy: %v", err)
 	}
@@ -161,5 +151,42 @@ func TestStartDeletesTheFaceSessionWhenTheSessionRowFails(t *testing.T) {
 				t.Errorf("the same request once the table is back = %d %s, want 201", r.status, r.body)
 			}
 		})
+	}
+}
+
+// Reconcile's expiry commit (the Finalize transaction) whose answer is lost, or its revocation's
+// merge, meets its own write on the retry: the item is finished, not failed and filed again.
+func TestReconcileMeetsItsOwnEarlierWrite(t *testing.T) {
+	rules := []struct {
+		name string
+		rule faultproxy.Rule
+	}{
+		{"finalize transaction", faultproxy.Rule{Method: "POST", Path: "$batch"}},
+		{"face deleted merge", faultproxy.Rule{Method: "PATCH", Path: "RowKey='session'"}},
+	}
+	for _, rl := range rules {
+		for _, fault := range []faultproxy.Fault{faultproxy.Lose, faultproxy.Fail} {
+			t.Run(rl.name+"/"+fault.String(), func(t *testing.T) {
+				a := newApp(t, nil)
+				v := a.start(`{"externalReference":"expire-lost"}`)
+				p := a.throughProxy(t)
+				rule := rl.rule
+				rule.Fault = fault
+				p.Inject(rule)
+				a.passDue(v)
+
+				logs := strings.Join(a.reconcile(), "\n")
+				if p.Pending() != 0 {
+					t.Fatalf("the fault was not injected: the test proves nothing")
+				}
+				if !strings.Contains(logs, "1 finalized, 0 failed") {
+					t.Errorf("Reconcile logs %q, want the session finalized and nothing failed", logs)
+				}
+				sess, err := a.store.GetSession(t.Context(), v.SessionID)
+				if err != nil || sess.Status != liveness.StatusExpired || !sess.FaceDeleted {
+					t.Errorf("session after Reconcile = %+v, %v; want expired with its Face session deleted", sess, err)
+				}
+			})
+		}
 	}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,21 +28,11 @@ type proxied struct {
 func newProxied(t *testing.T, opts *Options) *proxied {
 	t.Helper()
 	f := newFixture(t, opts)
-	az := testenv.StartAzurite(t)
-	endpoint, err := url.Parse(az.Endpoint())
-	if err != nil {
-		t.Fatalf("Azurite endpoint %q: %v", az.Endpoint(), err)
-	}
-	base := endpoint.Scheme + "://" + endpoint.Host
-	p, err := faultproxy.New(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p, connStr := faultproxy.InFront(t, testenv.StartAzurite(t).ConnectionString())
 	copts := clientOptions()
 	copts.Retry.TryTimeout = tryTimeout
 	copts.Retry.RetryDelay, copts.Retry.MaxRetryDelay = 10*time.Millisecond, 50*time.Millisecond
-	svc, err := aztables.NewServiceClientFromConnectionString(strings.Replace(az.ConnectionString(), base, p.URL(), 1), copts)
+	svc, err := aztables.NewServiceClientFromConnectionString(connStr, copts)
 	if err != nil {
 		t.Fatalf("proxied service client: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -36,6 +37,20 @@ const (
 	// Refuse answers 503 ServerBusy without forwarding: the service never sees the request.
 	Refuse
 )
+
+func (f Fault) String() string {
+	switch f {
+	case Lose:
+		return "answer lost"
+	case Fail:
+		return "500 after the commit"
+	case Stall:
+		return "answer held past the client's timeout"
+	case Refuse:
+		return "refused"
+	}
+	return "no fault"
+}
 
 // stallCap bounds a Stall when the client never gives up, so that a test cannot hang on it.
 const stallCap = 30 * time.Second
@@ -207,4 +222,28 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(answer)
+}
+
+// InFront starts a proxy in front of the table endpoint of a storage connection string (Azurite's)
+// and returns it, with the connection string that reaches the service through it. The proxy
+// stops when tb ends.
+func InFront(tb testing.TB, connectionString string) (*Proxy, string) {
+	tb.Helper()
+	var endpoint string
+	for part := range strings.SplitSeq(connectionString, ";") {
+		if v, ok := strings.CutPrefix(part, "TableEndpoint="); ok {
+			endpoint = v
+		}
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		tb.Fatalf("faultproxy: no usable TableEndpoint in the connection string (%v)", err)
+	}
+	base := u.Scheme + "://" + u.Host
+	p, err := New(base)
+	if err != nil {
+		tb.Fatalf("faultproxy: %v", err)
+	}
+	tb.Cleanup(p.Close)
+	return p, strings.Replace(connectionString, "TableEndpoint="+base, "TableEndpoint="+p.URL(), 1)
 }

@@ -112,3 +112,15 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestInFrontRewritesTheTableEndpoint(t *testing.T) {
+	cs := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+	p, got := InFront(t, cs)
+	want := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=" + p.URL() + "/devstoreaccount1;"
+	if got != want {
+		t.Errorf("connection string = %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(p.URL(), "http://127.0.0.1:") {
+		t.Errorf("proxy URL = %q, want loopback", p.URL())
+	}
+}
