@@ -4,9 +4,9 @@
 // # Rows
 //
 //	PartitionKey              RowKey                what
-//	<sessionId>               "session"             the session; Outcome flattened into Outcome*/Failure*/Verify* columns
+//	<sessionId>               "session"             the session; Outcome flattened into Outcome*/Failure*/Verify* columns; WriteID
 //	<sessionId>               "event"               outbox: the session's final event (Event, Sent, CreatedAt, SentAt)
-//	<sha-256 hex of the key>  "idempotency"         BodyHash, SessionID (empty while in flight), CreatedAt
+//	<sha-256 hex of the key>  "idempotency"         BodyHash, SessionID (empty while in flight), CreatedAt, WriteID
 //	"due-" + yyyyMMddHHmm     <sessionId>_<reason>  SessionID, Reason, Due, Attempts: work for Reconcile, by UTC minute
 //
 // Session ids (GUIDs) and key hashes are hexadecimal, so no such partition sorts between "due-" and
@@ -31,6 +31,18 @@
 // Reconcile dispatches on what the entry is for instead of guessing it from the clock; a session
 // has at most one entry per reason and minute. ListDue reads only the reasons this version knows,
 // and Attempts counts failed tries, which Reconcile uses to file an entry again later.
+//
+// # A write that meets its own earlier success
+//
+// A write can commit while its answer is lost (a reset, a 500 from a front end, a try timeout);
+// azcore's retry then meets the write's own result: 409 on an insert, 412 on an update whose
+// If-Match names the version the first try replaced, a conflict in Finalize's transaction. So every
+// insert and conditional update stores WriteID, a random id per logical write (Options.NewWriteID),
+// and on such an ending, or a transport failure, reads the row back: if it carries its WriteID the
+// write succeeded. If the row cannot be read to tell, the error is ErrUpstreamUnavailable, never a
+// conflict that may be the caller's own success. Merges with If-Match * (MarkFaceDeleted,
+// MarkEventSent), upserts (AddDue) and deletes (DeleteDue, ReleaseIdempotencyKey, which take a row
+// already gone as done) are safe to repeat as they are.
 //
 // # Errors
 //

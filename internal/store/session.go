@@ -11,15 +11,17 @@ import (
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
-// CreateSession inserts sess and sets sess.ETag. A session with the same id gives ErrAlreadyExists.
+// CreateSession inserts sess and sets sess.ETag. A session with the same id, stored by another
+// write, gives ErrAlreadyExists; a retry that meets this write's own row is a success (see settle).
 func (s *Store) CreateSession(ctx context.Context, sess *liveness.Session) error {
-	data, err := encodeSession(sess)
+	writeID := s.newWriteID()
+	data, err := encodeSession(sess, writeID)
 	if err != nil {
 		return err
 	}
 	resp, err := s.table.AddEntity(ctx, data, nil)
 	if err != nil {
-		return mapError("create session", err)
+		return s.settleSession(ctx, "create session", mapError("create session", err), sess, writeID)
 	}
 	sess.ETag = string(resp.ETag)
 	return nil
@@ -27,24 +29,52 @@ func (s *Store) CreateSession(ctx context.Context, sess *liveness.Session) error
 
 // GetSession reads a session, with the ETag that its next update must match.
 func (s *Store) GetSession(ctx context.Context, id string) (*liveness.Session, error) {
+	sess, _, err := s.getSession(ctx, id)
+	return sess, err
+}
+
+// getSession is GetSession, with the id of the write that stored the row.
+func (s *Store) getSession(ctx context.Context, id string) (*liveness.Session, string, error) {
 	if err := validSessionID(id); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	resp, err := s.table.GetEntity(ctx, id, rowSession, nil)
 	if err != nil {
-		return nil, mapError("get session", err)
+		return nil, "", mapError("get session", err)
 	}
-	sess, err := decodeSession(resp.Value, string(resp.ETag))
+	sess, writeID, err := decodeSession(resp.Value, string(resp.ETag))
 	if err != nil {
-		return nil, fmt.Errorf("store: get session: %w", err)
+		return nil, "", fmt.Errorf("store: get session: %w", err)
 	}
-	return sess, nil
+	return sess, writeID, nil
+}
+
+// settleSession is settle for a write of sess by writeID. When the write proves ours, sess.ETag
+// becomes the row's ETag if the row still holds what was written, else empty (re-read before
+// the next update: a later change, such as MarkFaceDeleted, must not be overwritten).
+func (s *Store) settleSession(ctx context.Context, op string, err error, sess *liveness.Session, writeID string) error {
+	var row *liveness.Session
+	err = settle(op, err, writeID, func() (string, error) {
+		got, rowWriteID, err := s.getSession(ctx, sess.ID)
+		row = got
+		return rowWriteID, err
+	})
+	if err != nil {
+		return err
+	}
+	sess.ETag = ""
+	if sameState(row, sess) {
+		sess.ETag = row.ETag
+	}
+	return nil
 }
 
 // UpdateSession replaces the stored session if it is still the version sess.ETag names (ErrConflict
-// otherwise, and nothing changes), then sets sess.ETag to the new version.
+// otherwise, and nothing changes), then sets sess.ETag to the new version. A retry that meets
+// this update's own new version is a success (see settle).
 func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error {
-	data, err := encodeSession(sess)
+	writeID := s.newWriteID()
+	data, err := encodeSession(sess, writeID)
 	if err != nil {
 		return err
 	}
@@ -54,7 +84,7 @@ func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error
 	etag := azcore.ETag(sess.ETag)
 	resp, err := s.table.UpdateEntity(ctx, data, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
 	if err != nil {
-		return mapError("update session", err)
+		return s.settleSession(ctx, "update session", mapError("update session", err), sess, writeID)
 	}
 	sess.ETag = string(resp.ETag)
 	return nil
@@ -69,13 +99,16 @@ func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error
 // A final session needs no Face token, so Finalize clears sess.AuthToken before writing.
 //
 // On success sess.ETag is the committed version, or empty in the rare case it could not be re-read
-// (the transaction reports none); re-read the session before updating it again then.
+// (the transaction reports none); re-read the session before updating it again then. A retry
+// that meets this transaction's own commit (its answer lost) is a success (see settle); when the
+// row cannot be read back to tell, the error is ErrUpstreamUnavailable, not ErrConflict.
 func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []byte) error {
 	if err := validSessionID(sess.ID); err != nil {
 		return err
 	}
 	sess.AuthToken = ""
-	data, err := encodeSession(sess)
+	writeID := s.newWriteID()
+	data, err := encodeSession(sess, writeID)
 	if err != nil {
 		return err
 	}
@@ -99,7 +132,7 @@ func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []by
 		{ActionType: aztables.TransactionTypeAdd, Entity: outbox},
 	})
 	if err != nil {
-		return err
+		return s.settleSession(ctx, "finalize session", err, sess, writeID)
 	}
 	sess.ETag = ""
 	// Only adopt the new ETag if the row still holds what we wrote; otherwise a later update with

@@ -33,6 +33,9 @@ type sessionEntity struct {
 	CompletedAt         string `json:",omitempty"`
 	AuthToken           string `json:",omitempty"`
 	FaceDeleted         bool
+	// WriteID names the logical write that stored this version (see settle); a merge of
+	// FaceDeleted keeps it.
+	WriteID string `json:",omitempty"`
 
 	OutcomeAttemptCount   *int32 `json:",omitempty"` // present exactly when there is an Outcome
 	OutcomeDecision       string `json:",omitempty"`
@@ -49,7 +52,8 @@ type sessionEntity struct {
 	VerifyMatchConfidenceType string `json:"VerifyMatchConfidence@odata.type,omitempty"`
 }
 
-func encodeSession(sess *liveness.Session) ([]byte, error) {
+// encodeSession is the row for sess, stored by the write writeID.
+func encodeSession(sess *liveness.Session, writeID string) ([]byte, error) {
 	if err := validSessionID(sess.ID); err != nil {
 		return nil, err
 	}
@@ -74,6 +78,7 @@ func encodeSession(sess *liveness.Session) ([]byte, error) {
 		CompletedAt:         formatTime(sess.CompletedAt),
 		AuthToken:           sess.AuthToken,
 		FaceDeleted:         sess.FaceDeleted,
+		WriteID:             writeID,
 	}
 	if o := sess.Outcome; o != nil {
 		n := int32(o.AttemptCount)
@@ -124,10 +129,11 @@ func checkSession(sess *liveness.Session) error {
 	return checkInt32("ttlSeconds", sess.TTLSeconds)
 }
 
-func decodeSession(data []byte, etag string) (*liveness.Session, error) {
+// decodeSession reads a session row, and the id of the write that stored it.
+func decodeSession(data []byte, etag string) (*liveness.Session, string, error) {
 	var e sessionEntity
 	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("session row: %w", err)
+		return nil, "", fmt.Errorf("session row: %w", err)
 	}
 	sess := &liveness.Session{
 		ID:                  e.PartitionKey,
@@ -155,7 +161,7 @@ func decodeSession(data []byte, etag string) (*liveness.Session, error) {
 	} {
 		var err error
 		if *t.dst, err = parseTime(t.column, t.value); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	if e.OutcomeAttemptCount != nil {
@@ -174,7 +180,7 @@ func decodeSession(data []byte, etag string) (*liveness.Session, error) {
 		}
 		sess.Outcome = o
 	}
-	return sess, nil
+	return sess, e.WriteID, nil
 }
 
 func deref[T any](p *T) T {
@@ -185,9 +191,9 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-// sameState reports whether a and b would be stored as the same row.
+// sameState reports whether a and b would be stored as the same row by the same write.
 func sameState(a, b *liveness.Session) bool {
-	ea, errA := encodeSession(a)
-	eb, errB := encodeSession(b)
+	ea, errA := encodeSession(a, "")
+	eb, errB := encodeSession(b, "")
 	return errA == nil && errB == nil && bytes.Equal(ea, eb)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,12 @@ type Options struct {
 	// publishes the event and revokes the Face session if the request that finished the session
 	// could not; zero means one minute.
 	AnnounceDelay time.Duration
+
+	// NewWriteID returns the id that one logical write (an insert, a conditional update, a
+	// Finalize) stores on its row, so that a retry meeting that row (409 on an insert, 412 on an
+	// update, a transaction answered with a conflict) can tell its own committed write from
+	// another writer's. Ids must differ between writes; nil means crypto/rand.Text.
+	NewWriteID func() string
 }
 
 // Store is the session store. It is safe for concurrent use.
@@ -42,6 +49,7 @@ type Store struct {
 	now           func() time.Time
 	log           *slog.Logger
 	announceDelay time.Duration
+	newWriteID    func() string
 }
 
 var tablePrefixPattern = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9]{0,54})?$`)
@@ -62,6 +70,10 @@ func New(ctx context.Context, client *aztables.ServiceClient, opts *Options) (*S
 		now:           opts.Now,
 		announceDelay: opts.AnnounceDelay,
 		log:           opts.Logger,
+		newWriteID:    opts.NewWriteID,
+	}
+	if s.newWriteID == nil {
+		s.newWriteID = rand.Text
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -1,0 +1,249 @@
+// Package faultproxy is an HTTP proxy for tests that stands between a client and a real service
+// (Azurite) and spoils chosen exchanges the way networks and services do: most importantly it lets
+// a write reach the service and commit, and then loses, replaces or holds back its answer, so
+// that the client's retry meets its own earlier success.
+//
+// It listens on 127.0.0.1 on a free port and forwards every request unchanged (the Table
+// service's Shared Key signature does not cover the host, so requests signed for Azurite stay
+// valid). Requests that match no rule pass through untouched.
+package faultproxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Fault is what the proxy does to a matching exchange.
+type Fault int
+
+const (
+	// Lose forwards the request, lets the service answer (the write commits), then closes the
+	// client's connection without a byte of the answer: a connection reset after the commit.
+	Lose Fault = iota + 1
+	// Fail forwards the request (the write commits), then answers 500 InternalServerError in place
+	// of the service's answer, as a front end that failed after the back end committed does.
+	Fail
+	// Stall forwards the request (the write commits), then holds the answer until the client
+	// gives up (its per-try timeout) or Stall's cap passes, and closes the connection unanswered.
+	Stall
+	// Refuse answers 503 ServerBusy without forwarding: the service never sees the request.
+	Refuse
+)
+
+func (f Fault) String() string {
+	switch f {
+	case Lose:
+		return "answer lost"
+	case Fail:
+		return "500 after the commit"
+	case Stall:
+		return "answer held past the client's timeout"
+	case Refuse:
+		return "refused"
+	}
+	return "no fault"
+}
+
+// stallCap bounds a Stall when the client never gives up, so that a test cannot hang on it.
+const stallCap = 30 * time.Second
+
+// Rule picks the exchanges to spoil. Every non-empty field must match.
+type Rule struct {
+	// Method is the HTTP method, e.g. "POST", "PUT", "MERGE", "DELETE", "GET".
+	Method string
+	// Path is a substring of the unescaped URL path, e.g. "$batch" or "RowKey='session'".
+	Path string
+	// Body is a substring of the request body, e.g. `"RowKey":"idempotency"`.
+	Body string
+	// Fault is what happens to a matching exchange.
+	Fault Fault
+	// Times is how many matching exchanges are spoiled; zero means one. Later ones pass.
+	Times int
+}
+
+func (r *Rule) matches(req *http.Request, path string, body []byte) bool {
+	return (r.Method == "" || strings.EqualFold(r.Method, req.Method)) &&
+		(r.Path == "" || strings.Contains(path, r.Path)) &&
+		(r.Body == "" || bytes.Contains(body, []byte(r.Body)))
+}
+
+// Proxy is a running fault-injecting proxy. It is safe for concurrent use.
+type Proxy struct {
+	srv    *httptest.Server
+	target *url.URL
+	client *http.Client
+
+	mu      sync.Mutex
+	rules   []*rule
+	spoiled int
+}
+
+type rule struct {
+	Rule
+	left int
+}
+
+// New starts a proxy in front of target (scheme, host and port, e.g. "http://127.0.0.1:10002";
+// any path is ignored: request paths pass unchanged). Close stops it.
+func New(target string) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		target: &url.URL{Scheme: u.Scheme, Host: u.Host},
+		// Its own transport: a connection the proxy holds must never be shared with the test's.
+		client: &http.Client{Transport: &http.Transport{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	return p, nil
+}
+
+// URL is the proxy's base URL: http://127.0.0.1:<port>.
+func (p *Proxy) URL() string { return p.srv.URL }
+
+// Close stops the proxy, dropping any exchange it still holds.
+func (p *Proxy) Close() {
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+	p.client.CloseIdleConnections()
+}
+
+// Inject adds a rule. Rules are tried in the order they were added; the first that matches and
+// has spoils left applies.
+func (p *Proxy) Inject(r Rule) {
+	n := r.Times
+	if n <= 0 {
+		n = 1
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = append(p.rules, &rule{Rule: r, left: n})
+}
+
+// Clear drops every rule: from now on every exchange passes through.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = nil
+}
+
+// Spoiled is how many exchanges the proxy has spoiled so far.
+func (p *Proxy) Spoiled() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spoiled
+}
+
+// Pending is how many more exchanges the rules would spoil: zero once every rule is used up.
+func (p *Proxy) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.rules {
+		n += r.left
+	}
+	return n
+}
+
+func (p *Proxy) pick(req *http.Request, body []byte) Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.rules {
+		if r.left > 0 && r.matches(req, req.URL.Path, body) {
+			r.left--
+			p.spoiled++
+			return r.Fault
+		}
+	}
+	return 0
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, "faultproxy: reading the request: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	fault := p.pick(req, body)
+	if fault == Refuse {
+		w.Header().Set("x-ms-error-code", "ServerBusy")
+		http.Error(w, "faultproxy: refused", http.StatusServiceUnavailable)
+		return
+	}
+
+	out := req.Clone(req.Context())
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host = p.target.Scheme, p.target.Host
+	out.Host = p.target.Host
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	if fault != 0 {
+		// The service must finish the write even though the client will not hear of it.
+		out = out.WithContext(context.WithoutCancel(req.Context()))
+	}
+	resp, err := p.client.Do(out)
+	if err != nil {
+		http.Error(w, "faultproxy: forwarding: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		http.Error(w, "faultproxy: reading the answer: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+
+	switch fault {
+	case Lose:
+		panic(http.ErrAbortHandler) // closes the connection with nothing written
+	case Stall:
+		select {
+		case <-req.Context().Done():
+		case <-time.After(stallCap):
+		}
+		panic(http.ErrAbortHandler)
+	case Fail:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"odata.error":{"code":"InternalError","message":{"lang":"en-US","value":"faultproxy: answer replaced after the commit"}}}`)
+		return
+	}
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(answer)
+}
+
+// InFront starts a proxy in front of the table endpoint of a storage connection string (Azurite's)
+// and returns it, with the connection string that reaches the service through it. The proxy
+// stops when tb ends.
+func InFront(tb testing.TB, connectionString string) (*Proxy, string) {
+	tb.Helper()
+	var endpoint string
+	for part := range strings.SplitSeq(connectionString, ";") {
+		if v, ok := strings.CutPrefix(part, "TableEndpoint="); ok {
+			endpoint = v
+		}
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		tb.Fatalf("faultproxy: no usable TableEndpoint in the connection string (%v)", err)
+	}
+	base := u.Scheme + "://" + u.Host
+	p, err := New(base)
+	if err != nil {
+		tb.Fatalf("faultproxy: %v", err)
+	}
+	tb.Cleanup(p.Close)
+	return p, strings.Replace(connectionString, "TableEndpoint="+base, "TableEndpoint="+p.URL(), 1)
+}
