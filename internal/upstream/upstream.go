@@ -121,6 +121,16 @@ func Of(err error) *ResponseError {
 	return re
 }
 
+// Attr is err's upstream answer as one log attribute, "upstream": {status, code, requestId,
+// method, path, retryAfterMs} (see LogValue); an empty attribute, which slog leaves out, when err
+// holds none. For the line that logs a failed request.
+func Attr(err error) slog.Attr {
+	if re := Of(err); re != nil {
+		return slog.Any("upstream", re)
+	}
+	return slog.Attr{}
+}
+
 // RetryAfter is the longest Retry-After hint of any upstream answer in err's chain (a joined error
 // can hold several); zero when there is none.
 func RetryAfter(err error) time.Duration {

@@ -135,7 +135,7 @@ func TestErrorIsOneLineWithoutBody(t *testing.T) {
 func TestLogValueGivesTheFacts(t *testing.T) {
 	raw := responseError(503, http.Header{"X-Ms-Error-Code": {"ServerBusy"}, "X-Ms-Request-Id": {"t-1"}, "Retry-After": {"30"}}, `{}`)
 	var buf strings.Builder
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", slog.Any("upstream", Of(fmt.Errorf("wrapped: %w", Redact(raw)))))
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", Attr(fmt.Errorf("wrapped: %w", Redact(raw))))
 	var line struct {
 		Upstream map[string]any `json:"upstream"`
 	}
@@ -208,5 +208,13 @@ func TestRetryAfterFindsTheHintInTheChain(t *testing.T) {
 		if got := RetryAfter(tt.err); got != tt.want {
 			t.Errorf("%s: RetryAfter = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestAttrWithoutUpstreamIsLeftOut(t *testing.T) {
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", Attr(errors.New("plain")), Attr(nil))
+	if strings.Contains(buf.String(), "upstream") {
+		t.Errorf("log line %s has an upstream field for an error without an upstream answer", buf.String())
 	}
 }
