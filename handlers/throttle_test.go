@@ -168,17 +168,18 @@ func TestTablesThrottlingHintReachesTheClient(t *testing.T) {
 	v := a.start(`{"externalReference":"before the storm"}`)
 	for _, h := range hints {
 		busy.set(h.header())
-		for _, c := range []struct{ method, path, body string }{
-			{"POST", "/api/sessions", `{"externalReference":"order-42"}`},
-			{"GET", "/api/sessions/" + v.SessionID, ""},
-			{"DELETE", "/api/sessions/" + v.SessionID, ""},
+		for _, c := range []struct{ name, method, path, body, key string }{
+			{"POST", "POST", "/api/sessions", `{"externalReference":"order-42"}`, ""},
+			{"POST with an Idempotency-Key", "POST", "/api/sessions", `{"externalReference":"order-42"}`, "busy-" + randomHex(t, 8)},
+			{"GET", "GET", "/api/sessions/" + v.SessionID, "", ""},
+			{"DELETE", "DELETE", "/api/sessions/" + v.SessionID, "", ""},
 		} {
-			t.Run(h.name+"/"+c.method, func(t *testing.T) {
+			t.Run(h.name+"/"+c.name, func(t *testing.T) {
 				var body []byte
 				if c.body != "" {
 					body = []byte(c.body)
 				}
-				a.on(t).do(c.method, c.path, body, nil).wantRetryAfter(t, h.want)
+				a.on(t).do(c.method, c.path, body, map[string]string{"Idempotency-Key": c.key}).wantRetryAfter(t, h.want)
 			})
 		}
 	}
