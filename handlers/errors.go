@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // problemKind is one row of the error table: what the client sees for a kind of error.
@@ -81,11 +83,29 @@ func classify(err error) problemKind {
 // for bad input (which names only what the client sent). Nothing else of the chain leaves.
 func problemFor(err error) (problemKind, problem) {
 	k := classify(err)
+	k.retryAfter = retryAfterFor(k, err)
 	p := problem{Type: "about:blank", Title: k.title, Status: k.status, Code: k.code}
 	if invalid, ok := errors.AsType[*liveness.InvalidError](err); ok {
 		p.Detail = invalid.Error()
 	}
 	return k, p
+}
+
+// maxRetryAfter bounds the Retry-After passed on from an upstream's hint. Face and Table
+// Storage ask for seconds to a minute; a longer hint is more likely a broken header than a plan,
+// and must not park clients for hours.
+const maxRetryAfter = 2 * time.Minute
+
+// retryAfterFor is the Retry-After of an answer that invites a retry: the table's seconds, or
+// longer when the upstream that failed asked for longer (its Retry-After, retry-after-ms or
+// x-ms-retry-after-ms), rounded up to whole seconds and bounded by maxRetryAfter. Rows that
+// send no Retry-After stay without one.
+func retryAfterFor(k problemKind, err error) int {
+	if k.retryAfter == 0 {
+		return 0
+	}
+	hint := min(upstream.RetryAfter(err), maxRetryAfter)
+	return max(k.retryAfter, int((hint+time.Second-1)/time.Second))
 }
 
 // errorWriter writes the answer for an error the table has classified.

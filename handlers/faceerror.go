@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // faceError classifies a Face API failure. A 400 means the Face service judged the caller's input
@@ -16,8 +17,13 @@ import (
 func faceError(action string, err error) error {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
-		return fmt.Errorf("%s: %w: %w", action,
-			liveness.Invalid("", "the Face service rejected the request ("+re.ErrorCode+")"), err)
+		reason := "the Face service rejected the request"
+		// The code reaches the client's problem detail, so only as upstream vets it: a code, never
+		// text of the answer.
+		if ue := upstream.Of(err); ue != nil && ue.ErrorCode() != "" {
+			reason += " (" + ue.ErrorCode() + ")"
+		}
+		return fmt.Errorf("%s: %w: %w", action, liveness.Invalid("", reason), err)
 	}
 	return fmt.Errorf("%s: %w: %w", action, liveness.ErrUpstreamUnavailable, err)
 }

@@ -20,7 +20,13 @@ type readiness struct {
 }
 
 // health is Health: GET /api/health. It says whether the app can serve, never why not, so a
-// failed probe is an answer ({"status":"unavailable"}, 503), not an error.
+// failed probe is an answer, not an error:
+//
+//   - 503 {"status":"unavailable"}: the session table does not answer (Options.Ready), so the app
+//     can do nothing;
+//   - 200 {"status":"degraded"}: recent Face calls have consistently failed (see faceWatch). Not a
+//     503: a platform health check would recycle healthy instances over an outage they cannot fix;
+//   - 200 {"status":"ok"} otherwise.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	// Detached: a caller that hangs up must not leave a cached "unavailable" for everyone else.
 	ctx, cancel := detached(r, 3*time.Second)
@@ -29,7 +35,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	status := "ok"
+	if s.faceWatch != nil && s.faceWatch.degraded() {
+		status = "degraded"
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": status})
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // reconcileInvocation is the Reconcile timer function, invoked by the host as POST /Reconcile.
@@ -68,7 +69,7 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 			if ctx.Err() != nil {
 				break
 			}
-			if rerr := s.retryLater(ctx, item); rerr != nil {
+			if rerr := s.retryLater(ctx, item, upstream.RetryAfter(err)); rerr != nil {
 				s.log.WarnContext(ctx, "reconcile: item not filed again; it stays where it is", slog.String("sessionId", item.SessionID), slog.String("error", rerr.Error()))
 			}
 			if errors.Is(err, liveness.ErrUpstreamUnavailable) {
@@ -104,7 +105,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 			// The commit this entry was filed for is still under way (a slow request, another
 			// instance's clock) or failed: look again later, less often each time. A failed
 			// commit leaves the session to its expiry, whose finish files a new entry.
-			return false, s.retryLater(ctx, item)
+			return false, s.retryLater(ctx, item, 0)
 		}
 		if err := s.announce(ctx, sess); err != nil {
 			return false, err
@@ -141,10 +142,12 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 	return finalized, s.store.DeleteDue(ctx, item)
 }
 
-// retryLater files item again retryDelay later, one attempt more.
-func (s *Server) retryLater(ctx context.Context, item liveness.DueItem) error {
+// retryLater files item again retryDelay later, one attempt more — or later still when the
+// upstream that failed asked for longer (hint, its Retry-After; at most an hour, retryDelay's cap).
+func (s *Server) retryLater(ctx context.Context, item liveness.DueItem, hint time.Duration) error {
 	n := item.Attempts + 1
-	return s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: s.now().Add(retryDelay(n)), Attempts: n})
+	delay := max(retryDelay(n), min(hint, time.Hour))
+	return s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: s.now().Add(delay), Attempts: n})
 }
 
 // refile files next in place of the listed item, which it then removes. A conflict on the removal

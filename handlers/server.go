@@ -79,6 +79,8 @@ type Server struct {
 
 	readiness readiness
 	starting  bool // a placeholder that answers ErrStarting (see Starting)
+
+	faceWatch *faceWatch // the Face signal of Health; nil without a Face client
 }
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields
@@ -110,7 +112,12 @@ func New(faceClient FaceSessions, store SessionStore, settings Settings, opts *O
 	if o.ReconcileBatch <= 0 {
 		o.ReconcileBatch = 100
 	}
-	return &Server{face: faceClient, store: store, settings: settings, opts: o, log: o.Logger}
+	s := &Server{face: faceClient, store: store, settings: settings, opts: o, log: o.Logger}
+	if faceClient != nil {
+		s.faceWatch = &faceWatch{next: faceClient, now: o.Now}
+		s.face = s.faceWatch
+	}
+	return s
 }
 
 func (s *Server) now() time.Time { return s.opts.Now().UTC() }

@@ -38,7 +38,8 @@ type ClientOptions struct {
 	// ClientOptions carries azcore's Retry, Transport, Logging, Telemetry, ... settings. Zero retry
 	// fields get defaults fit for an HTTP function: 3 retries, 500ms initial delay, 5s cap, and the
 	// status codes 408, 429, 500, 502, 503, 504. A Retry-After longer than MaxRetryDelay is not
-	// waited for: the 429 is returned at once. Logging.IncludeBody is always off.
+	// waited for: the 429 is returned at once, and its error carries the hint
+	// (upstream.RetryAfter). Logging.IncludeBody is always off.
 	azcore.ClientOptions
 
 	// APIKey, if set, authenticates with the Ocp-Apim-Subscription-Key header; otherwise the

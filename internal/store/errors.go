@@ -33,7 +33,8 @@ func mapError(op string, err error) error {
 		}
 		f, perr := parseBatchFailure(re.RawResponse.Header.Get("Content-Type"), body)
 		if perr != nil {
-			return unavailable(op, fmt.Errorf("unreadable batch response (%v): %w", perr, upstream.Redact(err)))
+			// Not perr's text: a parser quotes what it could not read, and that is the body.
+			return unavailable(op, fmt.Errorf("unreadable batch response: %w", upstream.Redact(err)))
 		}
 		status, code = f.Status, f.Code
 		op = fmt.Sprintf("%s (action %d)", op, f.Index)

@@ -1,16 +1,20 @@
 package upstream
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestRedactKeepsTheFactsAndDropsTheBody(t *testing.T) {
@@ -53,5 +57,164 @@ func TestRedactLeavesOtherErrorsAlone(t *testing.T) {
 	}
 	if Redact(nil) != nil {
 		t.Errorf("Redact(nil) is not nil")
+	}
+}
+
+// responseError is the SDK's error for an answer with status, headers and body, as the SDK builds it.
+func responseError(status int, header http.Header, body string) *azcore.ResponseError {
+	u, _ := url.Parse("https://x.table.core.windows.net/sessions(PartitionKey='p',RowKey='r')?sig=c2VjcmV0")
+	if header == nil {
+		header = http.Header{}
+	}
+	resp := &http.Response{
+		StatusCode: status,
+		Header:     header,
+		Body:       io.NopCloser(strings.NewReader(body)),
+		Request:    &http.Request{Method: "GET", URL: u},
+	}
+	return runtime.NewResponseError(resp).(*azcore.ResponseError)
+}
+
+// The SDK's message is a banner of many lines with the body in it; in a JSON log line it becomes
+// one string full of \n. Ours is one line, whatever the service put in its code or request id.
+func TestErrorIsOneLineWithoutBody(t *testing.T) {
+	const secret = "eyJhdXRoVG9rZW4iOiJzZWNyZXQ"
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+	}{
+		{"Face 500 with a token in the body", 500, http.Header{"Apim-Request-Id": {"r-1"}},
+			`{"error":{"code":"InternalServerError","message":"` + secret + `"}}`},
+		{"Face 201 on create", 201, http.Header{"Apim-Request-Id": {"r-2"}},
+			`{"sessionId":"3f1e5a4c-8d2b-4c6e-9a7f-0b1c2d3e4f50","authToken":"` + secret + `"}`},
+		{"Tables 503 ServerBusy", 503, http.Header{"X-Ms-Error-Code": {"ServerBusy"}, "X-Ms-Request-Id": {"t-1"}, "Retry-After": {"30"}},
+			`{"odata.error":{"code":"ServerBusy","message":{"value":"` + secret + `\nRequestId:t-1"}}}`},
+		{"a code with a newline and the token", 400, http.Header{"X-Ms-Error-Code": {"Bad\nCode " + secret}},
+			`{"error":{"code":"x"}}`},
+		{"a request id with a line break", 500, http.Header{"X-Ms-Request-Id": {"id\r\nInjected: " + secret}}, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := responseError(tt.status, tt.header, tt.body)
+			if tt.body != "" && !strings.Contains(raw.Error(), "\n") {
+				t.Fatalf("the SDK's message is one line (%q): the test proves nothing", raw.Error())
+			}
+			err := fmt.Errorf("store: get session: %w", Redact(raw))
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("message has more than one line: %q", msg)
+			}
+			if strings.Contains(msg, "sig=") || strings.Contains(msg, "c2VjcmV0") {
+				t.Errorf("message %q holds the query", msg)
+			}
+			if strings.Contains(msg, tt.body[min(len(tt.body), 1):]) && tt.body != "" {
+				t.Errorf("message %q holds the body", msg)
+			}
+			if len(tt.body) > 0 && strings.Contains(msg, "message") {
+				t.Errorf("message %q quotes the body", msg)
+			}
+			if !strings.Contains(msg, fmt.Sprint(tt.status)) {
+				t.Errorf("message %q lacks the status %d", msg, tt.status)
+			}
+			if got := len(msg); got > 300 {
+				t.Errorf("message is %d bytes long", got)
+			}
+			var logged strings.Builder
+			slog.New(slog.NewJSONHandler(&logged, nil)).Error("request failed", slog.Any("upstream", Of(err)))
+			for _, s := range []string{msg, logged.String()} {
+				if strings.Contains(s, secret) {
+					t.Errorf("%q holds the secret", s)
+				}
+			}
+		})
+	}
+}
+
+func TestLogValueGivesTheFacts(t *testing.T) {
+	raw := responseError(503, http.Header{"X-Ms-Error-Code": {"ServerBusy"}, "X-Ms-Request-Id": {"t-1"}, "Retry-After": {"30"}}, `{}`)
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", Attr(fmt.Errorf("wrapped: %w", Redact(raw))))
+	var line struct {
+		Upstream map[string]any `json:"upstream"`
+	}
+	if err := json.Unmarshal([]byte(buf.String()), &line); err != nil {
+		t.Fatalf("log line %s: %v", buf.String(), err)
+	}
+	want := map[string]any{
+		"status": 503.0, "code": "ServerBusy", "requestId": "t-1", "method": "GET",
+		"path": "/sessions(PartitionKey='p',RowKey='r')", "retryAfterMs": 30000.0,
+	}
+	if diff := cmp.Diff(want, line.Upstream); diff != "" {
+		t.Errorf("logged fields (-want +got):\n%s", diff)
+	}
+}
+
+func TestRetryAfterOf(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+	}{
+		{"none", nil, 0},
+		{"seconds", http.Header{"Retry-After": {"30"}}, 30 * time.Second},
+		{"seconds with spaces", http.Header{"Retry-After": {" 7 "}}, 7 * time.Second},
+		{"zero", http.Header{"Retry-After": {"0"}}, 0},
+		{"negative", http.Header{"Retry-After": {"-5"}}, 0},
+		{"fraction", http.Header{"Retry-After": {"1.5"}}, 0},
+		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
+		{"huge", http.Header{"Retry-After": {"999999999999"}}, maxHint},
+		{"date from local clock", http.Header{"Retry-After": {now.Add(45 * time.Second).Format(http.TimeFormat)}}, 45 * time.Second},
+		{"date from the server's Date", http.Header{
+			"Retry-After": {now.Add(time.Hour + 20*time.Second).Format(http.TimeFormat)},
+			"Date":        {now.Add(time.Hour).Format(http.TimeFormat)},
+		}, 20 * time.Second},
+		{"date past", http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}}, 0},
+		{"retry-after-ms first", http.Header{"Retry-After-Ms": {"1500"}, "X-Ms-Retry-After-Ms": {"9000"}, "Retry-After": {"30"}}, 1500 * time.Millisecond},
+		{"x-ms-retry-after-ms", http.Header{"X-Ms-Retry-After-Ms": {"2500"}, "Retry-After": {"30"}}, 2500 * time.Millisecond},
+		{"unusable ms falls back", http.Header{"Retry-After-Ms": {"x"}, "Retry-After": {"4"}}, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.header
+			if h == nil {
+				h = http.Header{}
+			}
+			if got := RetryAfterOf(&http.Response{Header: h}, now); got != tt.want {
+				t.Errorf("RetryAfterOf(%v) = %v, want %v", tt.header, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRetryAfterFindsTheHintInTheChain(t *testing.T) {
+	throttled := Redact(responseError(429, http.Header{"Retry-After": {"30"}}, ``))
+	busy := Redact(responseError(503, http.Header{"Retry-After": {"5"}}, ``))
+	tests := []struct {
+		name string
+		err  error
+		want time.Duration
+	}{
+		{"nil", nil, 0},
+		{"plain", errors.New("x"), 0},
+		{"no hint", Redact(responseError(500, nil, ``)), 0},
+		{"wrapped twice", fmt.Errorf("a: %w", fmt.Errorf("b: %w", throttled)), 30 * time.Second},
+		{"the longest of a join", errors.Join(busy, fmt.Errorf("c: %w", throttled)), 30 * time.Second},
+		{"the SDK's error alone is not ours", responseError(429, http.Header{"Retry-After": {"30"}}, ``), 0},
+	}
+	for _, tt := range tests {
+		if got := RetryAfter(tt.err); got != tt.want {
+			t.Errorf("%s: RetryAfter = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestAttrWithoutUpstreamIsLeftOut(t *testing.T) {
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", Attr(errors.New("plain")), Attr(nil))
+	if strings.Contains(buf.String(), "upstream") {
+		t.Errorf("log line %s has an upstream field for an error without an upstream answer", buf.String())
 	}
 }

@@ -1,0 +1,235 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/store"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
+	"github.com/liveness-quicklink/functions/internal/upstream"
+)
+
+// tablesVia returns a table service client with the store's production options that reaches
+// Azurite through wrap(a reverse proxy to Azurite), served on a free 127.0.0.1 port.
+func tablesVia(t *testing.T, az *testenv.Azurite, wrap func(http.Handler) http.Handler) *aztables.ServiceClient {
+	t.Helper()
+	target, err := url.Parse(az.Endpoint())
+	if err != nil {
+		t.Fatalf("Azurite endpoint %q: %v", az.Endpoint(), err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
+		r.Out.Host = target.Host
+	}}
+	proxy := httptest.NewServer(wrap(rp))
+	t.Cleanup(proxy.Close)
+	cs := strings.Replace(az.ConnectionString(), az.Endpoint(), proxy.URL+target.Path, 1)
+	if cs == az.ConnectionString() {
+		t.Fatalf("the connection string does not name Azurite's endpoint %s", az.Endpoint())
+	}
+	svc, err := store.NewServiceClientFromConnectionString(cs)
+	if err != nil {
+		t.Fatalf("tables client through the proxy: %v", err)
+	}
+	return svc
+}
+
+// busyTables answers table requests as Table Storage does when it throttles: 503 ServerBusy with
+// a hint. Until throttle is set, everything passes.
+type busyTables struct {
+	mu       sync.Mutex
+	header   http.Header // the hint headers of the 503
+	throttle bool
+	answered int
+}
+
+// busyBodyMarker is in every 503's body; it must reach neither a log line nor an answer.
+const busyBodyMarker = "body-of-a-busy-answer-7f3c"
+
+func (b *busyTables) set(header http.Header) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.header, b.throttle = header, true
+}
+
+func (b *busyTables) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		throttle, header := b.throttle, b.header
+		if throttle {
+			b.answered++
+		}
+		b.mu.Unlock()
+		if !throttle {
+			next.ServeHTTP(w, r)
+			return
+		}
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Type", "application/json;odata=minimalmetadata")
+		w.Header().Set("x-ms-error-code", "ServerBusy")
+		w.Header().Set("x-ms-request-id", "busy-request-1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, `{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US","value":"The server is busy.\nRequestId:busy-request-1\n%s"}}}`, busyBodyMarker)
+	})
+}
+
+func (b *busyTables) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.answered
+}
+
+// wantRetryAfter fails t unless r is 503 upstream_unavailable with Retry-After want.
+func (r *reply) wantRetryAfter(t *testing.T, want string) {
+	t.Helper()
+	r.wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	if got := r.header.Get("Retry-After"); got != want {
+		t.Errorf("Retry-After = %q, want %q (the upstream's hint)", got, want)
+	}
+}
+
+// Face throttles with a hint longer than the client's retry policy waits: the client returns at
+// once, and the app tells its own client the hint, not its one-second default.
+func TestFaceThrottlingHintReachesTheClient(t *testing.T) {
+	tests := []struct {
+		name string
+		hint int
+		key  bool
+		want string
+	}{
+		{"30s", 30, false, "30"},
+		{"30s with an Idempotency-Key", 30, true, "30"},
+		{"beyond the bound", 3600, false, fmt.Sprint(int(maxRetryAfter / time.Second))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t, nil)
+			before := a.rows()
+			a.stub.SetFaults(facestub.Faults{Throttle: 100, RetryAfterSeconds: tt.hint})
+			var h map[string]string
+			if tt.key {
+				h = map[string]string{"Idempotency-Key": "throttled-" + randomHex(t, 8)}
+			}
+			r := a.do("POST", "/api/sessions", []byte(`{"externalReference":"order-42"}`), h)
+			r.wantRetryAfter(t, tt.want)
+			if got := a.stub.Stats().Create; got != 1 {
+				t.Errorf("Face creates = %d, want 1 (a hint beyond MaxRetryDelay is not waited for)", got)
+			}
+			if after := a.rows(); !mapsEqual(before, after) {
+				t.Errorf("a throttled start left rows behind: %v → %v", before, after)
+			}
+		})
+	}
+}
+
+// A session already canceled whose Face session could not be revoked: the repeated DELETE meets
+// a throttled Face and passes its hint on.
+func TestFaceThrottlingHintOnRevoke(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"externalReference":"revoke"}`)
+	a.stub.SetFaults(facestub.Faults{Throttle: 100, RetryAfterSeconds: 45})
+	a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil).wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil).wantRetryAfter(t, "45")
+}
+
+// Table Storage throttles (503 ServerBusy with a hint): every endpoint that reads or writes the
+// table passes the hint on, in each form the Azure SDKs read.
+func TestTablesThrottlingHintReachesTheClient(t *testing.T) {
+	hints := []struct {
+		name   string
+		header func() http.Header
+		want   string
+	}{
+		{"Retry-After seconds", func() http.Header { return http.Header{"Retry-After": {"30"}} }, "30"},
+		{"x-ms-retry-after-ms", func() http.Header { return http.Header{"X-Ms-Retry-After-Ms": {"44500"}} }, "45"},
+		{"Retry-After date", func() http.Header {
+			now := time.Now().UTC().Truncate(time.Second)
+			return http.Header{"Date": {now.Format(http.TimeFormat)}, "Retry-After": {now.Add(50 * time.Second).Format(http.TimeFormat)}}
+		}, "50"},
+		{"no hint", func() http.Header { return nil }, "1"},
+	}
+	busy := &busyTables{}
+	a := newApp(t, &appOptions{TableProxy: busy.wrap})
+	v := a.start(`{"externalReference":"before the storm"}`)
+	for _, h := range hints {
+		busy.set(h.header())
+		for _, c := range []struct{ name, method, path, body, key string }{
+			{"POST", "POST", "/api/sessions", `{"externalReference":"order-42"}`, ""},
+			{"POST with an Idempotency-Key", "POST", "/api/sessions", `{"externalReference":"order-42"}`, "busy-" + randomHex(t, 8)},
+			{"GET", "GET", "/api/sessions/" + v.SessionID, "", ""},
+			{"DELETE", "DELETE", "/api/sessions/" + v.SessionID, "", ""},
+		} {
+			t.Run(h.name+"/"+c.name, func(t *testing.T) {
+				var body []byte
+				if c.body != "" {
+					body = []byte(c.body)
+				}
+				a.on(t).do(c.method, c.path, body, map[string]string{"Idempotency-Key": c.key}).wantRetryAfter(t, h.want)
+			})
+		}
+	}
+	if busy.count() == 0 {
+		t.Fatal("no table request was throttled: the test proves nothing")
+	}
+	if strings.Contains(string(a.logs.Bytes()), busyBodyMarker) {
+		t.Errorf("the log holds the body of a table answer")
+	}
+	if !strings.Contains(string(a.logs.Bytes()), "503 ServerBusy") {
+		t.Errorf("the log does not name the table's answer (status and code)")
+	}
+}
+
+// Reconcile files an entry whose Face call was throttled again no sooner than Face asked.
+func TestReconcileHonoursTheThrottlingHint(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"ttlSeconds":60}`)
+	a.passDue(v)
+	a.stub.SetFaults(facestub.Faults{Throttle: 100, RetryAfterSeconds: 600})
+	a.reconcile()
+	due := a.dueFor(v.SessionID)
+	if want := a.clock.Now().Add(10 * time.Minute); len(due) != 1 || !due[0].Due.Equal(want) {
+		t.Errorf("due entries after a throttled run = %+v, want one at %v (Face's 10 minutes, not retryDelay's 1)", due, want)
+	}
+}
+
+func TestRetryAfterFor(t *testing.T) {
+	hinted := func(h string) error {
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After-Ms": {h}},
+			Request: &http.Request{Method: "GET", URL: &url.URL{Path: "/x"}}}
+		return upstream.Redact(runtime.NewResponseError(resp))
+	}
+	unavailable := func(err error) error { return fmt.Errorf("face: %w: %w", liveness.ErrUpstreamUnavailable, err) }
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"no hint keeps the table's second", fmt.Errorf("x: %w", liveness.ErrUpstreamUnavailable), 1},
+		{"a shorter hint keeps the table's", fmt.Errorf("%w: %w", ErrStarting, hinted("3000")), 5},
+		{"milliseconds round up", unavailable(hinted("1500")), 2},
+		{"a longer hint wins", unavailable(hinted("30000")), 30},
+		{"bounded", unavailable(hinted("86400000")), int(maxRetryAfter / time.Second)},
+		{"a row without Retry-After stays without", fmt.Errorf("%w: %w", liveness.ErrInvalidRequest, hinted("30000")), 0},
+		{"the SDK's error alone carries no hint", fmt.Errorf("%w: %w", liveness.ErrUpstreamUnavailable, &azcore.ResponseError{StatusCode: 429}), 1},
+	}
+	for _, tt := range tests {
+		if k, _ := problemFor(tt.err); k.retryAfter != tt.want {
+			t.Errorf("%s: Retry-After = %d, want %d", tt.name, k.retryAfter, tt.want)
+		}
+	}
+}
