@@ -163,13 +163,13 @@ func checkedInput(h handlerFunc) handlerFunc {
 // hostRouted hands next the path the way the Functions host matched it before forwarding
 // (reference "Routes"): route literals compare ignoring ASCII case, and one trailing "/" is no
 // part of the route. The mux decodes percent-escapes itself, segment by segment, as the host's
-// server does before routing. A path the host routes to no function (an empty, "." or ".."
-// segment) goes to notFound, not to the mux's redirect to a cleaned path. Paths outside /api (the
-// host's own calls) pass as they are.
+// server does before routing. A path the host routes to no function (an empty segment; "." and
+// ".." the host's server resolves before routing) goes to notFound, not to the mux's redirect to
+// a cleaned path. Paths outside /api (the host's own calls) pass as they are.
 func hostRouted(next, notFound http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		escaped := r.URL.EscapedPath()
-		if !strings.HasPrefix(asciiLower(escaped), "/api/") {
+		if !underAPI(escaped) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -187,13 +187,20 @@ func hostRouted(next, notFound http.Handler) http.Handler {
 	})
 }
 
+// underAPI reports whether an escaped path is under the host's route prefix, however spelled.
+func underAPI(escaped string) bool {
+	first, _, found := strings.Cut(strings.TrimPrefix(escaped, "/"), "/")
+	first, err := url.PathUnescape(first)
+	return found && err == nil && strings.EqualFold(first, "api")
+}
+
 // routePath is an escaped /api path as the mux's patterns spell routes: ASCII lower case, without
 // one trailing "/". ok is false when no route can match it.
 func routePath(escaped string) (p string, ok bool) {
 	p = strings.TrimSuffix(escaped, "/")
 	for seg := range strings.SplitSeq(p[1:], "/") {
-		s, err := url.PathUnescape(seg)
-		if err != nil || s == "" || s == "." || s == ".." {
+		// An escaped dot is left to the route: the mux redirects only on the path as sent.
+		if _, err := url.PathUnescape(seg); err != nil || seg == "" || seg == "." || seg == ".." {
 			return "", false
 		}
 	}
