@@ -16,7 +16,7 @@ type badInput struct {
 	body   string
 	header map[string]string
 	// lines are header lines added as they are, for repeated or empty headers.
-	lines [][2]string
+	lines  [][2]string
 	status int    // default 400
 	code   string // default invalid_request
 	// docAccepts marks input that api/openapi.yaml, as kin-openapi reads it, accepts: what only the
