@@ -138,10 +138,11 @@ func boolInt(b bool) int {
 // the handler's own checks refuse, for the fields whose refusal the document can express.
 func TestOpenAPIRequestPatternsAreStrict(t *testing.T) {
 	props := loadContract(t).doc.Components.Schemas["StartSessionRequest"].Value.Properties
-	tests := []struct {
+	type patternCase struct {
 		field, value string
 		want         bool
-	}{
+	}
+	tests := []patternCase{
 		{"returnUrl", "https://app.example.com/done?x=1#f", true},
 		{"returnUrl", "HTTPS://APP.EXAMPLE.COM", true},
 		{"returnUrl", "http://localhost:3000/callback", true},
@@ -170,15 +171,7 @@ func TestOpenAPIRequestPatternsAreStrict(t *testing.T) {
 		{"verifyImage", "QU-_", false},
 	}
 	for _, c := range controlCharacters {
-		tests = append(tests,
-			struct {
-				field, value string
-				want         bool
-			}{"externalReference", "a" + string(c), false},
-			struct {
-				field, value string
-				want         bool
-			}{"deviceCorrelationId", string(c), false})
+		tests = append(tests, patternCase{"externalReference", "a" + string(c), false}, patternCase{"deviceCorrelationId", string(c), false})
 	}
 	for _, tt := range tests {
 		s := props[tt.field].Value

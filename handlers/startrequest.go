@@ -159,8 +159,8 @@ func requestHash(req *startRequest, image []byte) string {
 }
 
 // checkText bounds a free-text field by characters and keeps control and bidirectional
-// formatting characters out of logs and events (decodeObject checks every string field so, and
-// this keeps the promise for text that came another way).
+// formatting characters out of logs and events. decodeObject already refuses them in every string
+// of a body; this holds the field to it whatever decoded it.
 func checkText(field, v string, max int) error {
 	if !utf8.ValidString(v) {
 		return liveness.Invalid(field, "must be valid UTF-8")
