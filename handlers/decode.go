@@ -16,8 +16,12 @@ import (
 )
 
 // readBody reads at most limit bytes of the request body. An empty body is allowed (the host
-// forwards no body when Content-Length is 0); a non-empty one must be JSON.
+// forwards no body when Content-Length is 0); a non-empty one must be UTF-8 JSON. A body of
+// unknown length (chunked) is errLengthRequired: see unframedBodies.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength < 0 {
+		return nil, errLengthRequired
+	}
 	if r.ContentLength > limit {
 		return nil, errPayloadTooLarge
 	}
@@ -31,23 +35,46 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return nil, errUnsupportedMediaType
-		}
+	if err := checkContentType(r); err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would quietly turn each bad byte into U+FFFD: two different bodies would
+		// read, store and hash the same.
+		return nil, liveness.Invalid("", "the request body must be valid UTF-8")
 	}
 	return body, nil
+}
+
+// checkContentType accepts a body declared as JSON (application/json or any +json type) in
+// UTF-8, the only encoding JSON has (RFC 8259 §8.1), or not declared at all.
+func checkContentType(r *http.Request) error {
+	ct, ok, err := singleHeader(r, "Content-Type")
+	if err != nil || !ok {
+		return err
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return errUnsupportedMediaType
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return fmt.Errorf("charset %.40q: %w", cs, errUnsupportedMediaType)
+	}
+	return nil
 }
 
 // decodeObject decodes one JSON object into v (a pointer to a struct with json tags), member by
 // member in one pass: names must match a tag exactly and appear once (encoding/json alone would
 // match them case-insensitively and let a repeat win), other JSON types and trailing data are
-// rejected, and every message names the offending field.
+// rejected, and every message names the offending field. The text must be UTF-8 and no value may
+// be null or hold a lone surrogate escape (see checkJSONValue).
 func decodeObject(body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil
+	}
+	if !utf8.Valid(trimmed) {
+		return liveness.Invalid("", "the request body must be valid UTF-8")
 	}
 	if trimmed[0] != '{' {
 		return liveness.Invalid("", "the request body must be a JSON object")
@@ -67,13 +94,22 @@ func decodeObject(body []byte, v any) error {
 		name, _ := tok.(string) // the decoder yields only strings in key position
 		field, known := fields[name]
 		switch {
+		case !known && hasControl(name):
+			return liveness.Invalid("", "unknown field (its name has control characters, not repeated here)")
 		case !known:
 			return liveness.Invalid(clip(name), "unknown field")
 		case seen[name]:
 			return liveness.Invalid(name, "duplicate field")
 		}
 		seen[name] = true
-		if err := dec.Decode(field); err != nil {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return describeJSONError(name, err)
+		}
+		if err := checkJSONValue(name, raw); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, field); err != nil {
 			return describeJSONError(name, err)
 		}
 	}

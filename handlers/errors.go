@@ -27,6 +27,7 @@ var (
 	errRouteNotFound        = errors.New("route not found")
 	errPayloadTooLarge      = errors.New("payload too large")
 	errUnsupportedMediaType = errors.New("unsupported media type")
+	errLengthRequired       = errors.New("request body of unknown length")
 	errNotImplemented       = errors.New("not implemented")
 )
 
@@ -44,7 +45,8 @@ var problemTable = []struct {
 }{
 	{liveness.ErrInvalidRequest, problemKind{http.StatusBadRequest, "invalid_request", "The request is not valid.", 0}},
 	{errPayloadTooLarge, problemKind{http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is too large.", 0}},
-	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.", 0}},
+	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json in UTF-8.", 0}},
+	{errLengthRequired, problemKind{http.StatusLengthRequired, "length_required", "The request body must be sent with a Content-Length; the Functions host does not forward chunked bodies.", 0}},
 	{errRouteNotFound, problemKind{http.StatusNotFound, "not_found", "No such resource.", 0}},
 	{liveness.ErrNotFound, problemKind{http.StatusNotFound, "session_not_found", "The session does not exist.", 0}},
 	{liveness.ErrLinkAlreadyIssued, problemKind{http.StatusConflict, "link_already_issued", "The session already has a link.", 0}},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -16,13 +15,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 
 	mux.Handle("GET /api/health", s.returning(s.health))
-	mux.Handle("POST /api/sessions", s.returning(s.orStarting(s.startSession)))
-	mux.Handle("GET /api/sessions/{sessionId}", s.returning(s.orStarting(s.getSession)))
-	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(s.orStarting(s.cancelSession)))
+	mux.Handle("POST /api/sessions", s.returning(checkedInput(s.orStarting(s.startSession))))
+	mux.Handle("GET /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.getSession))))
+	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.cancelSession))))
 	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.orStarting(s.reconcileInvocation)))
 
-	mux.Handle("/", s.returning(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound }))
-	return s.logRequests(caseInsensitive(mux))
+	notFound := s.returning(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound })
+	mux.Handle("/", notFound)
+	return unframedBodies(s.logRequests(hostRouted(mux, notFound)))
 }
 
 // Starting is what the app answers while its dependencies are being built (cmd/handler's start
@@ -41,20 +41,6 @@ func (s *Server) orStarting(h handlerFunc) handlerFunc {
 		return func(http.ResponseWriter, *http.Request) error { return ErrStarting }
 	}
 	return h
-}
-
-// caseInsensitive lower-cases /api paths: the host matches routes case-insensitively and forwards
-// the client's casing, and no segment of our routes is case-sensitive (session ids are GUIDs).
-func caseInsensitive(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; strings.HasPrefix(strings.ToLower(p), "/api/") && p != strings.ToLower(p) {
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = strings.ToLower(p)
-			r2.URL.RawPath = strings.ToLower(r2.URL.RawPath)
-			r = r2
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 type statusRecorder struct {

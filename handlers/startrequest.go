@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -157,8 +158,9 @@ func requestHash(req *startRequest, image []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// checkText bounds a free-text field by characters and keeps control characters out of logs
-// and events.
+// checkText bounds a free-text field by characters and keeps control and bidirectional
+// formatting characters out of logs and events. decodeObject already refuses them in every string
+// of a body; this holds the field to it whatever decoded it.
 func checkText(field, v string, max int) error {
 	if !utf8.ValidString(v) {
 		return liveness.Invalid(field, "must be valid UTF-8")
@@ -166,10 +168,8 @@ func checkText(field, v string, max int) error {
 	if utf8.RuneCountInString(v) > max {
 		return liveness.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
 	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			return liveness.Invalid(field, "must not contain control characters")
-		}
+	if hasControl(v) {
+		return liveness.Invalid(field, "must not contain control or bidirectional formatting characters")
 	}
 	return nil
 }
@@ -221,15 +221,23 @@ func checkImage(b64 string) ([]byte, error) {
 	return nil, liveness.Invalid(field, "must be a JPEG, PNG, BMP or GIF image")
 }
 
-// checkIdempotencyKey validates the Idempotency-Key header; empty means none was sent.
-func checkIdempotencyKey(key string) error {
-	if len(key) > maxIdempotencyKey {
-		return liveness.Invalid("Idempotency-Key", "must be at most 255 characters")
+// idempotencyKey returns the Idempotency-Key header, checked as api/openapi.yaml describes it (one
+// line of 1 to 255 printable ASCII characters, no spaces); "" means none was sent.
+func idempotencyKey(r *http.Request) (string, error) {
+	const name = "Idempotency-Key"
+	key, ok, err := singleHeader(r, name)
+	switch {
+	case err != nil || !ok:
+		return "", err
+	case key == "":
+		return "", liveness.Invalid(name, "must not be empty (leave the header out for none)")
+	case len(key) > maxIdempotencyKey:
+		return "", liveness.Invalid(name, "must be at most 255 characters")
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x21 || key[i] > 0x7e {
-			return liveness.Invalid("Idempotency-Key", "must be printable ASCII without spaces")
+			return "", liveness.Invalid(name, "must be printable ASCII without spaces")
 		}
 	}
-	return nil
+	return key, nil
 }

@@ -173,7 +173,7 @@ func checkAcceptedParams(t *testing.T, p *startParams, origins []string) {
 		name, v string
 		max     int
 	}{{"externalReference", p.ExternalReference, maxExternalReference}, {"deviceCorrelationId", p.DeviceCorrelationID, maxDeviceCorrelationID}} {
-		if !utf8.ValidString(f.v) || utf8.RuneCountInString(f.v) > f.max || strings.ContainsFunc(f.v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		if !utf8.ValidString(f.v) || utf8.RuneCountInString(f.v) > f.max || hasControl(f.v) {
 			t.Errorf("accepted %s %q", f.name, f.v)
 		}
 	}

@@ -21,8 +21,8 @@ const inFlightTimeout = 2 * time.Minute
 
 // startSession is StartSession: POST /api/sessions.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request) error {
-	key := r.Header.Get("Idempotency-Key")
-	if err := checkIdempotencyKey(key); err != nil {
+	key, err := idempotencyKey(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(r, s.opts.MaxBodyBytes)
