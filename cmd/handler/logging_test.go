@@ -43,4 +43,3 @@ func TestLoggerSendsErrorsToStderr(t *testing.T) {
 		t.Error("a WARN line was written at level ERROR")
 	}
 }
-

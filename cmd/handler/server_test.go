@@ -13,7 +13,6 @@ import (
 	"time"
 )
 
-
 // slowServer serves, within l, a handler that reads the whole body, works for work, and reports
 // on done how the body read and the request context ended.
 func slowServer(t *testing.T, l serverLimits, work time.Duration) (addr string, done <-chan string) {

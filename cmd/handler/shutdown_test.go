@@ -38,7 +38,9 @@ func TestShutdownWhileARequestWaitsAtTheGate(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return settings[k] }, &logsink.Buffer{}, &logsink.Buffer{}) }()
+	go func() {
+		done <- run(ctx, func(k string) string { return settings[k] }, &logsink.Buffer{}, &logsink.Buffer{})
+	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitFor(t, "the readiness probe", answersOK(base+"/"))
 
@@ -67,7 +69,7 @@ func TestShutdownWhileARequestWaitsAtTheGate(t *testing.T) {
 	}
 	conn.Close()
 
-	cancel() // SIGTERM
+	cancel()                      // SIGTERM
 	const bound = 5 * time.Second // half the grace period a held request would use up
 	select {
 	case err := <-done:
