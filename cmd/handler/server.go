@@ -51,8 +51,15 @@ func newServer(h http.Handler, log *slog.Logger, l serverLimits) *http.Server {
 
 // bodyDeadline gives a request's body until limit after the request starts; once the body is
 // read to its end the deadline is lifted, so a request at work is never cut by it.
+//
+// A body of unknown length (chunked) is never sent by the host: it forwards the header without
+// the body. Its answer closes the connection, because net/http would otherwise try to drain the
+// body before answering and wait for bytes that never come.
 func bodyDeadline(h http.Handler, limit time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			w.Header().Set("Connection", "close")
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			rc := http.NewResponseController(w)
 			if err := rc.SetReadDeadline(time.Now().Add(limit)); err == nil {

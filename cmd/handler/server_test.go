@@ -125,6 +125,29 @@ func TestSlowClientsAreCut(t *testing.T) {
 	})
 }
 
+// The host forwards a chunked request's header without its body. A handler that answers it
+// without reading (there is nothing to read) is heard at once, not after the body limit.
+func TestAChunkedRequestWithoutItsBodyIsAnsweredAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusLengthRequired) })
+	srv := newServer(h, slog.New(slog.DiscardHandler), serverLimits{header: time.Minute, body: time.Minute, idle: time.Minute})
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	conn := dial(t, ln.Addr().String())
+	fmt.Fprintf(conn, "POST /api/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer within 5 s (the body limit is a minute): %v", err)
+	}
+	if resp.StatusCode != http.StatusLengthRequired || !resp.Close {
+		t.Errorf("answer %d, close %v: want the handler's 411 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
+
 // The handler's own limits are set, and the idle limit outlasts the host's pooled connections.
 func TestHandlerLimitsAreBounded(t *testing.T) {
 	l := handlerLimits()
