@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -128,20 +127,23 @@ func writeProblemJSON(w http.ResponseWriter, k problemKind, p problem) {
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // returning adapts h: an error it returns is answered from the one table as problem+json, and
-// logged with its whole chain. h must not have written anything when it returns an error.
+// put on the request line with its whole chain. h must not have written anything when it
+// returns an error.
 func (s *Server) returning(h handlerFunc) http.Handler { return s.returningAs(writeProblemJSON, h) }
 
 // returningAs is returning with the route's own way of writing the table's answer (the timer's
 // invocation envelope; the callback's HTML page).
 func (s *Server) returningAs(write errorWriter, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note := noteOf(r.Context())
+		note.route = routeOf(r.Pattern)
 		err := h(w, r)
 		if err == nil {
 			return
 		}
 		k, p := problemFor(err)
-		s.log.LogAttrs(r.Context(), levelFor(k.status), "request failed",
-			slog.String("path", r.URL.Path), slog.String("code", k.code), slog.String("error", err.Error()))
+		// The error goes on the request's one line (logRequests), with its whole chain.
+		note.err, note.code = err, k.code
 		write(w, k, p)
 	})
 }
@@ -151,11 +153,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-func levelFor(status int) slog.Level {
-	if status >= 500 {
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }

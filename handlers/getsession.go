@@ -21,11 +21,14 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sessionIDFrom returns the route's session id, checked to be a GUID before it goes anywhere.
+// sessionIDFrom returns the route's session id, checked to be a GUID before it goes anywhere
+// (the request line included).
 func sessionIDFrom(r *http.Request) (string, error) {
 	id := r.PathValue("sessionId")
 	if !liveness.ValidSessionID(id) {
 		return "", liveness.Invalid("sessionId", "must be a session id (a GUID)")
 	}
-	return strings.ToLower(id), nil
+	id = strings.ToLower(id)
+	noteSession(r.Context(), id)
+	return id, nil
 }

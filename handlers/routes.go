@@ -62,8 +62,9 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// logRequests logs one line per request. It logs the path but never the query: function keys
-// travel in ?code= and callback signatures in ?sig=.
+// logRequests logs one line per request: method, route template, path, status, duration, the
+// host's invocation id, and, from the request's note, the session id and the error. It logs the
+// path but never the query: function keys travel in ?code= and callback signatures in ?sig=.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
@@ -72,13 +73,22 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		r, note := withRequestNote(r)
 		next.ServeHTTP(rec, r)
-		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
+			slog.String("route", note.route),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
-			slog.String("invocationId", r.Header.Get("X-Azure-Functions-InvocationId")),
-		)
+			slog.String("invocationId", invocationID(r.Header)),
+		}
+		if note.sessionID != "" {
+			attrs = append(attrs, slog.String("sessionId", note.sessionID))
+		}
+		if note.err != nil {
+			attrs = append(attrs, slog.String("code", note.code), slog.String("error", oneLine(note.err.Error())))
+		}
+		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request", attrs...)
 	})
 }

@@ -49,6 +49,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noteSession(r.Context(), sess.ID) // a replay's too: its line names the session it answers
 	w.Header().Set("Location", "/api/sessions/"+sess.ID)
 	status := http.StatusCreated
 	if !created {

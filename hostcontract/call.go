@@ -1,14 +1,20 @@
 package hostcontract
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +25,9 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// InvocationID is the host's own X-Azure-Functions-InvocationId of the call: what the
+	// handler's log lines for it should name.
+	InvocationID string
 }
 
 // MediaType is the response's media type without parameters ("" when absent or malformed).
@@ -63,6 +72,11 @@ func (h *Host) Forward(t testing.TB, fn, method string, vars map[string]string, 
 // the client's casing), method and headers, collapses repeated query keys into one comma-joined
 // value, sends the body only when Content-Length > 0 (Content-Type only with it), and adds the
 // host's headers.
+//
+// Like the host, it passes the function key on: the client's ?code= and x-functions-key as sent,
+// and where the client sent none, a random one (the host checked it and forwards it anyway). A
+// request with a chunked body (no Content-Length) arrives as the host sends it: the
+// Transfer-Encoding: chunked header and no body at all.
 func (h *Host) ForwardRequest(t testing.TB, fn string, client *http.Request) *Response {
 	t.Helper()
 	f, _ := h.App.Function(fn)
@@ -72,12 +86,21 @@ func (h *Host) ForwardRequest(t testing.TB, fn string, client *http.Request) *Re
 	if _, ok := h.template(t, fn).Match(client.URL.EscapedPath()); !ok {
 		t.Fatalf("hostcontract: the host would not route %s to %s (route %q)", client.URL.EscapedPath(), fn, h.App.RouteTemplate(f))
 	}
-	u := h.BaseURL + client.URL.EscapedPath()
-	if q := collapseQuery(client.URL.Query()); len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var body io.Reader
+	q := collapseQuery(client.URL.Query())
 	header := client.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	if !q.Has("code") {
+		q.Set("code", randomKey(t))
+	}
+	if header.Get("X-Functions-Key") == "" {
+		header.Set("X-Functions-Key", randomKey(t))
+	}
+	h.addKeys(q.Get("code"), header.Get("X-Functions-Key"))
+	u := h.BaseURL + client.URL.EscapedPath() + "?" + q.Encode()
+	chunked := client.ContentLength < 0 || slices.Contains(client.TransferEncoding, "chunked")
+	var body io.Reader
 	if client.ContentLength > 0 && client.Body != nil {
 		b, err := io.ReadAll(client.Body)
 		if err != nil {
@@ -93,8 +116,11 @@ func (h *Host) ForwardRequest(t testing.TB, fn string, client *http.Request) *Re
 		t.Fatalf("hostcontract: %v", err)
 	}
 	req.Header = header
-	h.addHostHeaders(req)
-	return h.send(t, req)
+	inv := h.addHostHeaders(req)
+	if chunked {
+		return h.sendHeadOnly(t, req, inv)
+	}
+	return h.send(t, req, inv)
 }
 
 // collapseQuery joins repeated keys with commas, as the host rebuilds the query.
@@ -126,8 +152,7 @@ func (h *Host) Invoke(t testing.TB, fn string, payload any) *Response {
 		t.Fatalf("hostcontract: %v", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	h.addHostHeaders(req)
-	return h.send(t, req)
+	return h.send(t, req, h.addHostHeaders(req))
 }
 
 // Direct sends a request to the handler as is, past the host's routing: for probing what the
@@ -141,29 +166,106 @@ func (h *Host) Direct(t testing.TB, method, path string, body []byte) *Response 
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return h.send(t, req)
+	return h.send(t, req, "")
 }
 
-func (h *Host) addHostHeaders(req *http.Request) {
-	req.Header.Set("X-Azure-Functions-InvocationId", h.opts.NewID())
+// addHostHeaders adds the host's headers and returns the invocation id. The host appends its id
+// to the header's values, so a caller's own id arrives first: "<caller>, <host>".
+func (h *Host) addHostHeaders(req *http.Request) string {
+	id := h.opts.NewID()
+	const name = "X-Azure-Functions-InvocationId"
+	req.Header.Set(name, strings.Join(append(req.Header.Values(name), id), ", "))
 	req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
 	ua := strings.TrimSpace(req.Header.Get("User-Agent") + " Azure-Functions-Host/" + HostVersion)
 	req.Header.Set("User-Agent", ua)
+	return id
 }
 
-func (h *Host) send(t testing.TB, req *http.Request) *Response {
+func (h *Host) send(t testing.TB, req *http.Request, inv string) *Response {
 	t.Helper()
 	resp, err := h.Client.Do(req)
 	if err != nil {
 		// The host turns this into a failed invocation and a 500 for the client.
 		t.Fatalf("hostcontract: %s %s: %v", req.Method, req.URL.Path, err)
 	}
+	return h.read(t, req, resp, inv)
+}
+
+// sendHeadOnly sends req's head with Transfer-Encoding: chunked and then nothing, as the host
+// forwards a chunked request, and waits for the answer (until req's context ends, else the
+// client's timeout). net/http cannot send this, as it would end the body it declared.
+func (h *Host) sendHeadOnly(t testing.TB, req *http.Request, inv string) *Response {
+	t.Helper()
+	deadline, ok := req.Context().Deadline()
+	if !ok {
+		deadline = time.Now().Add(cmp.Or(h.Client.Timeout, 2*time.Minute))
+	}
+	conn, err := net.DialTimeout("tcp", req.URL.Host, time.Until(deadline))
+	if err != nil {
+		t.Fatalf("hostcontract: %s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(deadline)
+	head := req.Header.Clone()
+	head.Set("Transfer-Encoding", "chunked")
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, req.URL.RequestURI(), req.URL.Host)
+	_ = head.Write(&b)
+	b.WriteString("\r\n")
+	if _, err := conn.Write(b.Bytes()); err != nil {
+		t.Fatalf("hostcontract: %s %s: %v", req.Method, req.URL.Path, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("hostcontract: %s %s with a chunked body the host did not send: no answer (%v)", req.Method, req.URL.Path, err)
+	}
+	return h.read(t, req, resp, inv)
+}
+
+// read buffers resp and fails the test when it carries a function key (body or headers).
+func (h *Host) read(t testing.TB, req *http.Request, resp *http.Response, inv string) *Response {
+	t.Helper()
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("hostcontract: %s %s: read the response: %v", req.Method, req.URL.Path, err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	var headers bytes.Buffer
+	_ = resp.Header.Write(&headers)
+	for _, k := range h.FunctionKeys() {
+		if bytes.Contains(body, []byte(k)) || bytes.Contains(headers.Bytes(), []byte(k)) {
+			t.Errorf("hostcontract: %s %s: the answer holds a function key", req.Method, req.URL.Path)
+		}
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, InvocationID: inv}
+}
+
+// FunctionKeys are the function keys sent so far (in ?code= and x-functions-key): secrets that
+// must reach no log line and no answer.
+func (h *Host) FunctionKeys() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.keys)
+}
+
+func (h *Host) addKeys(keys ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, k := range keys {
+		if k != "" && !slices.Contains(h.keys, k) {
+			h.keys = append(h.keys, k)
+		}
+	}
+}
+
+// randomKey is a function key as the host issues them: 40-odd URL-safe characters.
+func randomKey(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 30)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("hostcontract: %v", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func (h *Host) template(t testing.TB, fn string) *Template {
@@ -232,32 +334,39 @@ func TimerValue(now time.Time) map[string]any {
 	}
 }
 
-// CheckInvocationResponse reports why r would fail a default-payload invocation: the host needs a
-// 2xx, Content-Type application/json (it cannot read a sniffed text/plain), a non-empty body (an
-// empty one hangs the invocation) and an object with Outputs (object), Logs (array) and
-// ReturnValue.
+// CheckInvocationResponse reports why r would fail a default-payload invocation, exactly as the
+// host reads it: a 2xx; a JSON body (Content-Type application/json or text/json, the media types
+// its formatter reads); not empty and not null (either leaves the invocation hanging); an object
+// whose Logs, when present, are strings and whose Outputs, when present, is an object (the
+// host's Json.NET model cannot take anything else). ReturnValue may be anything or absent.
 func CheckInvocationResponse(r *Response) error {
 	var errs []error
 	if r.Status < 200 || r.Status > 299 {
 		errs = append(errs, fmt.Errorf("status %d, want 2xx", r.Status))
 	}
-	if mt := r.MediaType(); mt != "application/json" {
+	if mt := r.MediaType(); mt != "application/json" && mt != "text/json" {
 		errs = append(errs, fmt.Errorf("Content-Type %q, want application/json", r.Header.Get("Content-Type")))
 	}
-	if len(bytes.TrimSpace(r.Body)) == 0 {
-		return errors.Join(append(errs, errors.New("empty body"))...)
+	if b := bytes.TrimSpace(r.Body); len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return errors.Join(append(errs, fmt.Errorf("body %q: the invocation would hang", b))...)
 	}
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(r.Body, &env); err != nil || env == nil {
+	var env struct {
+		Outputs json.RawMessage `json:"Outputs"`
+		Logs    json.RawMessage `json:"Logs"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil {
 		return errors.Join(append(errs, fmt.Errorf("body is not a JSON object: %.200s", r.Body))...)
 	}
-	for key, want := range map[string]byte{"Outputs": '{', "Logs": '[', "ReturnValue": 0} {
-		v, ok := env[key]
-		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("no %q key", key))
-		case want != 0 && (len(v) == 0 || v[0] != want):
-			errs = append(errs, fmt.Errorf("%q is %s, want a JSON %s", key, v, map[byte]string{'{': "object", '[': "array"}[want]))
+	if len(env.Outputs) > 0 && !bytes.Equal(env.Outputs, []byte("null")) {
+		var outputs map[string]json.RawMessage
+		if json.Unmarshal(env.Outputs, &outputs) != nil {
+			errs = append(errs, fmt.Errorf("Outputs is %.100s, want an object", env.Outputs))
+		}
+	}
+	if len(env.Logs) > 0 && !bytes.Equal(env.Logs, []byte("null")) {
+		var logs []json.RawMessage
+		if json.Unmarshal(env.Logs, &logs) != nil || slices.ContainsFunc(logs, func(l json.RawMessage) bool { return l[0] != '"' }) {
+			errs = append(errs, fmt.Errorf("Logs is %.100s, want an array of strings", env.Logs))
 		}
 	}
 	return errors.Join(errs...)

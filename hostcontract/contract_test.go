@@ -2,13 +2,16 @@ package hostcontract
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -30,18 +33,77 @@ func TestHandlerHonoursTheHostContract(t *testing.T) {
 	t.Run("every function is reachable", func(t *testing.T) { checkReachable(t, h) })
 	t.Run("sessions behave per design", func(t *testing.T) { checkSessionLifecycle(t, h, stand) })
 	t.Run("undeclared methods get no route", func(t *testing.T) { checkUndeclaredMethods(t, h) })
+	var callerID, hostID string
+	t.Run("the host's invocation id is logged, not the caller's", func(t *testing.T) {
+		callerID, hostID = callWithCallersInvocationID(t, h)
+	})
+	t.Run("a chunked request is answered at once", func(t *testing.T) { checkChunked(t, h) })
 
-	if err := h.Stop(); err != nil {
-		t.Errorf("graceful shutdown: %v", err)
+	if err := h.Stop(); err != nil { // SIGKILL, as the host stops it
+		t.Errorf("stop: %v", err)
 	}
-	t.Run("stdout lines are JSON objects", func(t *testing.T) { checkJSONLines(t, redact(h.Stdout(), stand)) })
+	t.Run("stdout lines are JSON objects below ERROR", func(t *testing.T) { checkJSONLines(t, redact(h.Stdout(), stand, h)) })
 	t.Run("stderr is empty", func(t *testing.T) {
 		// The host logs every stderr line as an Error.
 		if s := h.Stderr(); len(s) > 0 {
-			t.Errorf("the handler wrote %d bytes to stderr in a clean run:\n%.2000s", len(s), redact(s, stand))
+			t.Errorf("the handler wrote %d bytes to stderr in a clean run:\n%.2000s", len(s), redact(s, stand, h))
 		}
 	})
 	t.Run("no secret in the output", func(t *testing.T) { checkNoSecrets(t, h, stand) })
+	t.Run("request lines name the host's invocation id", func(t *testing.T) {
+		if hostID == "" {
+			t.Skip("the call did not run")
+		}
+		if !bytes.Contains(h.Stdout(), []byte(`"invocationId":"`+hostID+`"`)) {
+			t.Errorf("no log line names the host's invocation id %s", hostID)
+		}
+		if bytes.Contains(h.Stdout(), []byte(callerID)) {
+			t.Errorf("the caller's own invocation id %s reached the log", callerID)
+		}
+	})
+
+	// Killed, the handler leaves nothing undone that a new one needs: the host just starts another.
+	t.Run("a new handler after SIGKILL serves the same sessions", func(t *testing.T) {
+		h2 := Start(t, app, &Options{Port: port, Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port))})
+		r := h2.Forward(t, "Health", "GET", nil, nil)
+		if r.Status != http.StatusOK {
+			t.Errorf("Health after a restart: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// callWithCallersInvocationID calls Health with a caller's own X-Azure-Functions-InvocationId,
+// which the host keeps and appends its own to.
+func callWithCallersInvocationID(t *testing.T, h *Host) (caller, host string) {
+	caller = "caller-chosen-" + uuid.NewString()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", "https://app.example.net/api/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Azure-Functions-InvocationId", caller)
+	r := h.ForwardRequest(t, "Health", req)
+	if r.Status != http.StatusOK {
+		t.Errorf("Health: %d %s", r.Status, r.Body)
+	}
+	return caller, r.InvocationID
+}
+
+// checkChunked sends StartSession as the host forwards a chunked request (the header, no body):
+// the handler must answer it at once with a problem, not wait for a body that never comes.
+func checkChunked(t *testing.T, h *Host) {
+	const prompt = 5 * time.Second
+	ctx, cancel := context.WithTimeout(t.Context(), prompt)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", "https://app.example.net/api/sessions", strings.NewReader(`{"externalReference":"chunked"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	r := h.ForwardRequest(t, "StartSession", req)
+	if r.Status < 400 || r.Status > 499 || r.MediaType() != "application/problem+json" || problemCode(r) == "" {
+		t.Errorf("chunked StartSession: %d %s %.300s, want a 4xx problem", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
 }
 
 // checkReachable calls each function as the host would. A forwarded function must not fall to
@@ -235,6 +297,8 @@ func checkUndeclaredMethods(t *testing.T, h *Host) {
 	}
 }
 
+// checkJSONLines: every stdout line is one JSON object, and none is at ERROR (the host records
+// stdout as Information; an ERROR line belongs on stderr).
 func checkJSONLines(t *testing.T, stdout []byte) {
 	lines := bytes.Split(stdout, []byte("\n"))
 	n := 0
@@ -247,6 +311,9 @@ func checkJSONLines(t *testing.T, stdout []byte) {
 		if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
 			t.Errorf("stdout line %d is not a JSON object: %.200s", i+1, line)
 		}
+		if obj["level"] == "ERROR" {
+			t.Errorf("stdout line %d is at ERROR, which the host would record as Information: %.200s", i+1, line)
+		}
 	}
 	if n == 0 {
 		t.Error("the handler wrote nothing to stdout: no request or start-up log")
@@ -257,17 +324,29 @@ func checkNoSecrets(t *testing.T, h *Host, stand *StandIns) {
 	if len(stand.IssuedTokens()) == 0 {
 		t.Error("the Face stand-in issued no auth token: the token check below proves nothing")
 	}
+	if len(h.FunctionKeys()) == 0 {
+		t.Error("no function key was sent: the key check below proves nothing")
+	}
 	out := append(h.Stdout(), h.Stderr()...)
-	for name, secret := range stand.Secrets() {
+	for name, secret := range secretsOf(stand, h) {
 		if bytes.Contains(out, []byte(secret)) {
 			t.Errorf("the handler's output contains %s", name) // never the value itself
 		}
 	}
 }
 
-// redact hides the stand-ins' secrets from what a failing check prints.
-func redact(b []byte, stand *StandIns) []byte {
-	for name, secret := range stand.Secrets() {
+// secretsOf are the stand-ins' secrets and the function keys the host sent, by name.
+func secretsOf(stand *StandIns, h *Host) map[string]string {
+	out := stand.Secrets()
+	for i, k := range h.FunctionKeys() {
+		out[fmt.Sprintf("function key #%d", i+1)] = k
+	}
+	return out
+}
+
+// redact hides the secrets from what a failing check prints.
+func redact(b []byte, stand *StandIns, h *Host) []byte {
+	for name, secret := range secretsOf(stand, h) {
 		b = bytes.ReplaceAll(b, []byte(secret), []byte("["+name+"]"))
 	}
 	return b

@@ -34,7 +34,7 @@ type Options struct {
 	// InitializationTimeout bounds the readiness wait, as host.json's initializationTimeout does
 	// (default 30 s).
 	InitializationTimeout time.Duration
-	// StopTimeout bounds the graceful exit after SIGTERM (default 5 s).
+	// StopTimeout bounds the exit after SIGTERM in StopGracefully (default 5 s).
 	StopTimeout time.Duration
 	// NewID returns the worker and invocation ids (default random UUIDs).
 	NewID func() string
@@ -59,11 +59,14 @@ type Host struct {
 	waitErr  error
 	stopOnce sync.Once
 	stopErr  error
+
+	mu   sync.Mutex
+	keys []string // every function key sent so far (see FunctionKeys)
 }
 
 // Start starts the handler of app the way the host does and waits until it answers GET /. The
-// handler is stopped when t ends (and the test fails if it does not exit 0); call Stop first to
-// check its output after a complete run.
+// handler is killed when t ends, as the host ends it (the test fails if it exited before); call
+// Stop first to check its output after a complete run.
 func Start(t testing.TB, app *App, opts *Options) *Host {
 	t.Helper()
 	h := &Host{App: app, exited: make(chan struct{})}
@@ -236,19 +239,33 @@ func (h *Host) awaitReady() error {
 	}
 }
 
-// Stop sends SIGTERM, as the host does on shutdown, and reports an error unless the handler exits
-// with status 0 within StopTimeout. Later calls return the first result.
+// Stop kills the handler with SIGKILL, as the host stops it (on restart, scale-in, deploy and
+// past functionTimeout; it never sends SIGTERM), and reports an error if the handler had exited
+// before. Later calls, and StopGracefully, return the first result.
 func (h *Host) Stop() error {
 	h.stopOnce.Do(func() { h.stopErr = h.stop() })
 	return h.stopErr
 }
 
 func (h *Host) stop() error {
-	h.Client.CloseIdleConnections()
-	select {
-	case <-h.exited:
-		return fmt.Errorf("handler exited before it was stopped (%v)\nstderr:\n%s", h.waitErr, h.Stderr())
-	default:
+	if err := h.exitedEarly(); err != nil {
+		return err
+	}
+	_ = h.cmd.Process.Kill()
+	<-h.exited
+	return nil
+}
+
+// StopGracefully sends SIGTERM, as `make run` (not the host) does on Ctrl-C, and reports an error
+// unless the handler exits with status 0 within StopTimeout.
+func (h *Host) StopGracefully() error {
+	h.stopOnce.Do(func() { h.stopErr = h.stopGracefully() })
+	return h.stopErr
+}
+
+func (h *Host) stopGracefully() error {
+	if err := h.exitedEarly(); err != nil {
+		return err
 	}
 	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return fmt.Errorf("signal the handler: %w", err)
@@ -262,6 +279,18 @@ func (h *Host) stop() error {
 	}
 	if h.waitErr != nil {
 		return fmt.Errorf("handler did not exit cleanly after SIGTERM (%v)\nstderr:\n%s", h.waitErr, h.Stderr())
+	}
+	return nil
+}
+
+// exitedEarly is the error of a handler that exited before it was stopped (the host would log it
+// and start it again).
+func (h *Host) exitedEarly() error {
+	h.Client.CloseIdleConnections()
+	select {
+	case <-h.exited:
+		return fmt.Errorf("handler exited before it was stopped (%v)\nstderr:\n%s", h.waitErr, h.Stderr())
+	default:
 	}
 	return nil
 }

@@ -77,11 +77,23 @@ func TestStartWaitsUntilTheHandlerListens(t *testing.T) {
 	}
 }
 
-func TestStopReportsAnUncleanExit(t *testing.T) {
+// Stop kills as the host does: whatever the handler would do on SIGTERM does not matter.
+func TestStopKillsTheHandler(t *testing.T) {
 	bin, app := fakeHandler(t)
 	h := Start(t, app, &Options{Binary: bin, Settings: []string{"FAKE_EXIT_CODE=3"}})
-	if err := h.Stop(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
-		t.Errorf("Stop = %v, want an error naming exit status 3", err)
+	if err := h.Stop(); err != nil {
+		t.Errorf("Stop = %v, want the handler killed", err)
+	}
+	if !strings.Contains(h.waitErr.Error(), "killed") {
+		t.Errorf("the handler ended with %v, want killed", h.waitErr)
+	}
+}
+
+func TestStopGracefullyReportsAnUncleanExit(t *testing.T) {
+	bin, app := fakeHandler(t)
+	h := Start(t, app, &Options{Binary: bin, Settings: []string{"FAKE_EXIT_CODE=3"}})
+	if err := h.StopGracefully(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("StopGracefully = %v, want an error naming exit status 3", err)
 	}
 }
 

@@ -103,8 +103,7 @@ func (h *Host) sendAsHost(t *testing.T, method, path string, body []byte) *Respo
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	h.addHostHeaders(req)
-	return h.send(t, req)
+	return h.send(t, req, h.addHostHeaders(req))
 }
 
 // answer is what two spellings of one request must share: status, media type and body, less what

@@ -63,7 +63,7 @@ func TestStartGate(t *testing.T) {
 }
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
-	err := run(t.Context(), func(string) string { return "" }, nil)
+	err := run(t.Context(), func(string) string { return "" }, nil, nil)
 	if err == nil {
 		t.Fatal("run started without any configuration")
 	}

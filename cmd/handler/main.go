@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,32 +20,33 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		// stderr, so the host logs it as an error; the message names settings, never their values.
-		fmt.Fprintln(os.Stderr, "handler:", err)
+	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		// One JSON line on stderr, so the host logs it as an Error; the message names settings,
+		// never their values.
+		newLogger(slog.LevelInfo, os.Stdout, os.Stderr).Error("handler stopped", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
 }
 
 // run serves until ctx ends. It listens before it builds anything, because the host gives the
-// handler only a few seconds to answer its first GET /.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// handler only a few seconds to answer its first GET /. It logs ERROR lines to stderr and the
+// rest to stdout (see newLogger).
+//
+// The host never ends the handler gracefully: it stops (and past functionTimeout restarts) it
+// with SIGKILL. Nothing here may depend on the SIGTERM path below, which serves `make run`.
+func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := newLogger(cfg.LogLevel, stdout, stderr)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return err
 	}
 	gate := newStartGate(startWait, handlers.Starting(log))
-	srv := &http.Server{
-		Handler:           gate,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(gate, log, handlerLimits())
 	srv.RegisterOnShutdown(gate.stop)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

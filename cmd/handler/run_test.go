@@ -87,7 +87,7 @@ func TestRunRetriesDependenciesAtStart(t *testing.T) {
 	defer cancel()
 	logs := &logsink.Buffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return settings[k] }, logs) }()
+	go func() { done <- run(ctx, func(k string) string { return settings[k] }, logs, logs) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	waitFor(t, "the readiness probe", answersOK(base+"/"))

@@ -1,5 +1,6 @@
 // Command fakehandler is a stand-in custom handler for the harness's own tests: it reports the
-// environment and working directory it was started with, and exits with $FAKE_EXIT_CODE on SIGTERM.
+// environment and working directory it was started with, and exits with $FAKE_EXIT_CODE on SIGTERM
+// (the harness itself, like the host, stops it with SIGKILL unless asked for SIGTERM).
 package main
 
 import (
