@@ -76,13 +76,23 @@ deploy: package
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# A short run of every fuzz target (FUZZTIME per target). A count, not a duration: a duration can
-# end in a spurious "context deadline exceeded" from Go 1.26's fuzz coordinator (golang/go#75804).
+# A short run of every fuzz target (FUZZTIME per target). Each package with fuzz targets is
+# compiled once, instrumented for fuzzing (`go test -c -fuzz=.`), and that binary runs once per
+# target, in the package's folder and with the fuzz cache `go test` would use, so a package with
+# three targets is not built three times. A count, not a duration: a duration can end in a
+# spurious "context deadline exceeded" from Go 1.26's fuzz coordinator (golang/go#75804).
 FUZZTIME ?= 20000x
-fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+FUZZBIN  := bin/fuzz
+fuzz: deps
+	@mkdir -p $(FUZZBIN); cache=$$($(GO) env GOCACHE)/fuzz; \
+	$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
+	  grep -qs '^func Fuzz' $$dir/*_test.go || continue; \
+	  bin=$(CURDIR)/$(FUZZBIN)/$$(echo $$pkg | tr / _).test; \
+	  $(GO) test -c -fuzz=. -o $$bin $$pkg || exit 1; \
+	  for f in $$($$bin -test.list '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    (cd $$dir && $$bin -test.run '^$$' -test.fuzz "^$$f$$" -test.fuzztime $(FUZZTIME) \
+	      -test.fuzzcachedir $$cache/$$pkg) || exit 1; \
 	  done; \
 	done
 

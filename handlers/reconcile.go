@@ -164,7 +164,8 @@ func (s *Server) refile(ctx context.Context, item, next liveness.DueItem) error 
 }
 
 // finishFromFace finishes sess with what Face says: the latest finished attempt's outcome, else
-// the fallback status (expired or abandoned). A Face session that is gone counts as no attempt.
+// the fallback status (expired, abandoned, or canceled for CancelSession, which reads sess.Status
+// afterwards to learn which). A Face session that is gone counts as no attempt.
 func (s *Server) finishFromFace(ctx context.Context, sess *liveness.Session, fallback liveness.Status) error {
 	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
 	if err != nil && !face.IsNotFound(err) {

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -196,14 +195,6 @@ func checkReturnURL(raw string, allowed []string) (string, error) {
 	return u.String(), nil
 }
 
-// Image signatures the Face API accepts.
-var imageMagic = [][]byte{
-	{0xFF, 0xD8, 0xFF}, // JPEG
-	{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, // PNG
-	[]byte("GIF87a"), []byte("GIF89a"), // GIF
-	[]byte("BM"), // BMP
-}
-
 func checkImage(b64 string) ([]byte, error) {
 	const field = "verifyImage"
 	img, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(b64))
@@ -213,12 +204,10 @@ func checkImage(b64 string) ([]byte, error) {
 	if len(img) < minImageBytes || len(img) > maxImageBytes {
 		return nil, liveness.Invalid(field, "must be an image of 1 KB to 6 MB")
 	}
-	for _, magic := range imageMagic {
-		if bytes.HasPrefix(img, magic) {
-			return img, nil
-		}
+	if err := checkImageContent(img); err != nil {
+		return nil, err
 	}
-	return nil, liveness.Invalid(field, "must be a JPEG, PNG, BMP or GIF image")
+	return img, nil
 }
 
 // idempotencyKey returns the Idempotency-Key header, checked as api/openapi.yaml describes it (one

@@ -85,6 +85,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.TablesConnectionString != "" && !strings.Contains(strings.ToLower(c.TablesConnectionString), "accountname=") {
 		r.bad("TABLES_CONNECTION_STRING is not a storage connection string (no AccountName)")
+	} else if c.TablesConnectionString != "" && !tablesOverTLSOrLoopback(c.TablesConnectionString) {
+		r.bad("TABLES_CONNECTION_STRING must use https (http only for a loopback TableEndpoint)")
 	}
 
 	c.ServiceBusNamespace = r.get("SERVICEBUS_NAMESPACE")
@@ -153,6 +155,24 @@ func (r *reader) url(name string, required bool, def string) string {
 		return ""
 	}
 	return v
+}
+
+// tablesOverTLSOrLoopback reports whether a storage connection string reaches its table service
+// over https, or over http on this machine (Azurite): the same rule as the URL settings. Its
+// table endpoint is TableEndpoint when set, else built from DefaultEndpointsProtocol (https when
+// absent) and the account's host name, which is never loopback.
+func tablesOverTLSOrLoopback(cs string) bool {
+	fields := map[string]string{}
+	for _, part := range strings.Split(cs, ";") {
+		if k, v, ok := strings.Cut(part, "="); ok {
+			fields[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+	}
+	if ep, ok := fields["tableendpoint"]; ok {
+		u, err := url.Parse(ep)
+		return err == nil && (strings.EqualFold(u.Scheme, "https") || origin.IsLoopback(u.Hostname()))
+	}
+	return !strings.EqualFold(fields["defaultendpointsprotocol"], "http")
 }
 
 func (r *reader) signingKeys(name string) [][]byte {

@@ -55,7 +55,15 @@ func TestErrorResponses(t *testing.T) {
 			400, "InvalidDeviceCorrelationId", false},
 		{"session not found", faceError(http.StatusNotFound, "SessionNotFound", map[string]string{"x-ms-error-code": "SessionNotFound"}),
 			404, "SessionNotFound", true},
-		{"bare 404", answer{status: http.StatusNotFound}, 404, "", true},
+		{"SessionNotFound under 400", faceError(http.StatusBadRequest, "SessionNotFound", map[string]string{"x-ms-error-code": "SessionNotFound"}),
+			400, "SessionNotFound", true},
+		{"SessionNotFound under 410, body only", faceError(http.StatusGone, "SessionNotFound", nil), 410, "SessionNotFound", true},
+		{"SessionNotFound under 403, header only", answer{status: http.StatusForbidden, header: map[string]string{"x-ms-error-code": "SessionNotFound"}},
+			403, "SessionNotFound", true},
+		// A 404 without Face's code is not Face speaking of the session (a wrong endpoint or
+		// path, a proxy): an upstream error, not "gone".
+		{"bare 404", answer{status: http.StatusNotFound}, 404, "", false},
+		{"404 with another code", faceError(http.StatusNotFound, "ResourceNotFound", nil), 404, "ResourceNotFound", false},
 		{"unauthorized", faceError(http.StatusUnauthorized, "401", nil), 401, "401", false},
 		{"limited access", faceError(http.StatusForbidden, "UnsupportedFeature", nil), 403, "UnsupportedFeature", false},
 	}
@@ -91,10 +99,11 @@ func TestIsNotFound(t *testing.T) {
 	}{
 		{"nil", nil, false},
 		{"plain", errors.New("SessionNotFound"), false},
-		{"404", &azcore.ResponseError{StatusCode: 404}, true},
+		{"404 with the code", &azcore.ResponseError{StatusCode: 404, ErrorCode: "SessionNotFound"}, true},
+		{"404 without the code", &azcore.ResponseError{StatusCode: 404}, false},
 		{"code on another status", &azcore.ResponseError{StatusCode: 400, ErrorCode: "sessionnotfound"}, true},
 		{"other code", &azcore.ResponseError{StatusCode: 400, ErrorCode: "BadArgument"}, false},
-		{"wrapped", errors.Join(errors.New("x"), &azcore.ResponseError{StatusCode: 404}), true},
+		{"wrapped", errors.Join(errors.New("x"), &azcore.ResponseError{StatusCode: 404, ErrorCode: "SessionNotFound"}), true},
 	}
 	for _, tt := range tests {
 		if got := IsNotFound(tt.err); got != tt.want {

@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/image/bmp"
+
+	"github.com/liveness-quicklink/functions/internal/liveness"
+)
+
+// encoded is img in format, for tests that need an image of a given size.
+func encoded(t testing.TB, format string, img image.Image) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	var err error
+	switch format {
+	case "png":
+		err = png.Encode(&b, img)
+	case "jpeg":
+		err = jpeg.Encode(&b, img, &jpeg.Options{Quality: 90})
+	case "gif":
+		err = gif.Encode(&b, img, nil)
+	case "bmp":
+		err = bmp.Encode(&b, img)
+	}
+	if err != nil {
+		t.Fatalf("encode %s: %v", format, err)
+	}
+	return b.Bytes()
+}
+
+// imageCases are verify images the Face service would refuse, each of a kind that once passed a
+// signature check and cost a Face call; ok are images it accepts. Every one is at least 1 KB, so
+// only the content decides.
+func imageCases(t testing.TB) (bad map[string][]byte, ok map[string][]byte) {
+	jpg := encoded(t, "jpeg", noise(48, 48, 2))
+	pngImg := encoded(t, "png", noise(48, 48, 1))
+	gifImg := encoded(t, "gif", noise(48, 48, 3))
+	bmpImg := encoded(t, "bmp", noise(48, 48, 4))
+	garbage := make([]byte, 2048)
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range garbage {
+		garbage[i] = byte(r.IntN(256))
+	}
+	corruptPNG := bytes.Clone(pngImg)
+	corruptPNG[len(corruptPNG)/2] ^= 0xFF // inside IDAT: its CRC no longer matches
+	// A GIF that is also JavaScript: the logical screen's "width" and "height" are "/*" and "*/".
+	polyglot := []byte("GIF89a/*\x00\x00\x00*/=1;alert(document.domain);/*" + strings.Repeat(" ", 1024) + "*/")
+	bad = map[string][]byte{
+		"PNG signature followed by garbage":  append([]byte("\x89PNG\r\n\x1a\n"), garbage...),
+		"JPEG signature followed by garbage": append([]byte("\xff\xd8\xff"), garbage...),
+		"GIF signature followed by garbage":  append([]byte("GIF89a"), garbage...),
+		"BMP signature followed by garbage":  append([]byte("BM"), garbage...),
+		"GIF/JS polyglot":                    polyglot,
+		"truncated JPEG":                     jpg[:len(jpg)*2/3],
+		"JPEG without its end marker":        jpg[:len(jpg)-2],
+		"truncated PNG":                      pngImg[:len(pngImg)-20],
+		"PNG with a corrupt chunk":           corruptPNG,
+		"truncated GIF":                      gifImg[:len(gifImg)-40],
+		"truncated BMP":                      bmpImg[:len(bmpImg)-100],
+		"JPEG 35 pixels wide":                encoded(t, "jpeg", noise(35, 48, 5)),
+		"PNG 35 pixels high":                 encoded(t, "png", noise(48, 35, 6)),
+		"PNG 4097 pixels wide":               encoded(t, "png", noise(4097, 36, 7)),
+		"GIF 4097 pixels high":               encoded(t, "gif", noise(36, 4097, 8)),
+	}
+	ok = map[string][]byte{
+		"JPEG": jpg, "PNG": pngImg, "GIF": gifImg, "BMP": bmpImg,
+		"JPEG with data after its end marker": append(bytes.Clone(jpg), garbage...),
+		"PNG of 36×4096 pixels":               encoded(t, "png", noise(36, 4096, 9)),
+	}
+	for name, b := range bad {
+		if len(b) < minImageBytes {
+			t.Fatalf("test image %q is %d bytes, under the 1 KB check", name, len(b))
+		}
+	}
+	return bad, ok
+}
+
+func TestCheckImageContent(t *testing.T) {
+	bad, ok := imageCases(t)
+	for name, b := range bad {
+		if err := checkImageContent(b); !errors.Is(err, liveness.ErrInvalidRequest) {
+			t.Errorf("%s: checkImageContent = %v, want an invalid request", name, err)
+		}
+	}
+	for name, b := range ok {
+		if err := checkImageContent(b); err != nil {
+			t.Errorf("%s: checkImageContent = %v, want it accepted", name, err)
+		}
+	}
+}
+
+// A verify image Face would refuse is refused before any Face call, and changes nothing.
+func TestStartSessionRefusesBadImagesWithoutCallingFace(t *testing.T) {
+	a := newApp(t, nil)
+	bad, ok := imageCases(t)
+	for name, img := range bad {
+		t.Run(name, func(t *testing.T) {
+			a := a.on(t)
+			before, faceCalls := a.rows(), a.stub.Stats().Total
+			r := a.do("POST", "/api/sessions", []byte(`{"kind":"livenessWithVerify","verifyImage":"`+b64(img)+`"}`), nil)
+			r.wantProblem(t, http.StatusBadRequest, "invalid_request")
+			if got := a.stub.Stats().Total - faceCalls; got != 0 {
+				t.Errorf("the Face stand-in got %d requests, want none", got)
+			}
+			if after := a.rows(); !mapsEqual(before, after) {
+				t.Errorf("the table changed: %d rows → %d rows", len(before), len(after))
+			}
+		})
+	}
+	for name, img := range ok {
+		t.Run("accepts "+name, func(t *testing.T) {
+			a.on(t).start(`{"kind":"livenessWithVerify","verifyImage":"` + b64(img) + `"}`)
+		})
+	}
+}
+
+// Whatever the bytes, the check answers (never panics), and what it accepts the format's decoder
+// reads with dimensions in Face's range.
+func FuzzCheckImageContent(f *testing.F) {
+	bad, ok := imageCases(f)
+	for _, b := range bad {
+		f.Add(b)
+	}
+	for _, b := range ok {
+		if len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := checkImageContent(b)
+		if err != nil {
+			if !errors.Is(err, liveness.ErrInvalidRequest) {
+				t.Fatalf("checkImageContent = %v, want nil or an invalid request", err)
+			}
+			return
+		}
+		cfg, _, derr := image.DecodeConfig(bytes.NewReader(b))
+		if derr != nil {
+			t.Fatalf("accepted an image the decoders cannot read: %v", derr)
+		}
+		if cfg.Width < minImageSide || cfg.Width > maxImageSide || cfg.Height < minImageSide || cfg.Height > maxImageSide {
+			t.Fatalf("accepted an image of %d×%d pixels", cfg.Width, cfg.Height)
+		}
+	})
+}
