@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,16 +18,7 @@ import (
 // TestHandlerHonoursTheHostContract starts the handler as the Functions host does and calls every
 // function the way the host would, then checks what the handler wrote.
 func TestHandlerHonoursTheHostContract(t *testing.T) {
-	app := loadApp(t)
-	stand := StartStandIns(t)
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := Start(t, app, &Options{
-		Port:     port,
-		Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port)),
-	})
+	h, stand := startHandler(t)
 
 	t.Run("every function is reachable", func(t *testing.T) { checkReachable(t, h) })
 	t.Run("sessions behave per design", func(t *testing.T) { checkSessionLifecycle(t, h, stand) })
@@ -64,7 +54,7 @@ func TestHandlerHonoursTheHostContract(t *testing.T) {
 
 	// Killed, the handler leaves nothing undone that a new one needs: the host just starts another.
 	t.Run("a new handler after SIGKILL serves the same sessions", func(t *testing.T) {
-		h2 := Start(t, app, &Options{Port: port, Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port))})
+		h2 := Start(t, h.App, &h.opts)
 		r := h2.Forward(t, "Health", "GET", nil, nil)
 		if r.Status != http.StatusOK {
 			t.Errorf("Health after a restart: %d %s", r.Status, r.Body)

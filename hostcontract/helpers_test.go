@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
@@ -53,4 +54,18 @@ func schemas(t *testing.T) *Schemas {
 		t.Fatalf("load the schemas: %v", err)
 	}
 	return s
+}
+
+// startHandler starts the stand-ins and the built handler on a free port with their settings, as
+// most tests want it.
+func startHandler(t *testing.T) (*Host, *StandIns) {
+	t.Helper()
+	app := loadApp(t)
+	stand := StartStandIns(t)
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Start(t, app, &Options{Port: port, Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port))})
+	return h, stand
 }

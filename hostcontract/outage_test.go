@@ -129,13 +129,7 @@ func TestBuiltHandlerThroughATableOutage(t *testing.T) {
 
 // TestBuiltHandlerStopsCleanlyOnSIGTERM: the SIGTERM path `make run` uses (the host never does).
 func TestBuiltHandlerStopsCleanlyOnSIGTERM(t *testing.T) {
-	app := loadApp(t)
-	stand := StartStandIns(t)
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := Start(t, app, &Options{Port: port, Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port))})
+	h, _ := startHandler(t)
 	if r := h.Forward(t, "Health", "GET", nil, nil); r.Status != http.StatusOK {
 		t.Fatalf("Health: %d %s", r.Status, r.Body)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,13 +17,7 @@ import (
 // percent-escapes), and expects the answer the route's own spelling gets. Paths the host routes to
 // no function (an empty segment) must get the handler's not_found, never a redirect.
 func TestHandlerRoutesEverySpellingTheHostRoutes(t *testing.T) {
-	app := loadApp(t)
-	stand := StartStandIns(t)
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := Start(t, app, &Options{Port: port, Settings: stand.Settings("http://127.0.0.1:" + strconv.Itoa(port))})
+	h, _ := startHandler(t)
 
 	r := h.Forward(t, "StartSession", "POST", nil, []byte(`{"externalReference":"routes"}`))
 	var started struct {
