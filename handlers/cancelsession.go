@@ -40,7 +40,7 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 		case sess.Status.Final() && sess.Status != liveness.StatusCanceled:
 			return fmt.Errorf("cancel a %s session: %w", sess.Status, liveness.ErrSessionFinalized)
 		case sess.Status != liveness.StatusCanceled:
-			err = s.finishFromFace(ctx, sess, liveness.StatusCanceled)
+			unannounced, err := s.finishFromFace(ctx, sess, liveness.StatusCanceled)
 			if errors.Is(err, liveness.ErrConflict) {
 				continue // someone else changed the session: decide again on what it is now
 			}
@@ -50,8 +50,8 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 			if sess.Status != liveness.StatusCanceled {
 				return fmt.Errorf("cancel: an attempt had finished, recorded as %s: %w", sess.Status, liveness.ErrSessionFinalized)
 			}
-			if !sess.FaceDeleted { // finish logged why
-				return fmt.Errorf("%w: %w", errNotRevoked, liveness.ErrUpstreamUnavailable)
+			if unannounced != nil {
+				return fmt.Errorf("%w: %w", errNotRevoked, unannounced)
 			}
 		}
 		writeJSON(w, http.StatusOK, viewOf(sess))

@@ -20,26 +20,28 @@ import (
 //  3. the announcement: publish the event (when the Service Bus publisher lands) and revoke
 //     the Face session.
 //
-// It returns an error only when nothing was recorded: ErrSessionFinalized, ErrConflict (another
-// writer moved the session; decide again on a fresh read) or an upstream failure. What step 3
-// cannot do now, Reconcile does when the announce entry comes due; sess.FaceDeleted tells the
-// caller whether the revocation happened.
-func (s *Server) finish(ctx context.Context, sess *liveness.Session, status liveness.Status, o *liveness.Outcome) error {
+// err is non-nil only when nothing was recorded: ErrSessionFinalized, ErrConflict (another
+// writer moved the session; decide again on a fresh read) or an upstream failure. unannounced is
+// why step 3 did not complete, with the state recorded all the same: Reconcile does the rest when
+// the announce entry comes due, and a caller that promises the revocation (CancelSession) answers
+// with it, throttling hint included.
+func (s *Server) finish(ctx context.Context, sess *liveness.Session, status liveness.Status, o *liveness.Outcome) (unannounced, err error) {
 	if err := sess.Finish(status, o, s.now()); err != nil {
-		return err
+		return nil, err
 	}
 	event, err := events.Marshal(sess, s.settings.PublicBaseURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.store.Finalize(ctx, sess, event); err != nil {
-		return fmt.Errorf("record the %s state: %w", status, err)
+		return nil, fmt.Errorf("record the %s state: %w", status, err)
 	}
 	s.log.InfoContext(ctx, "session finished", slog.String("sessionId", sess.ID), slog.String("status", string(status)))
 	if err := s.announce(ctx, sess); err != nil {
 		s.log.WarnContext(ctx, "announcement left to Reconcile", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+		return err, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // announce does what follows a committed final state, for finish and for Reconcile's announce

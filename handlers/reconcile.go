@@ -121,7 +121,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 				slog.String("sessionId", sess.ID), slog.Time("filedFor", item.Due), slog.Time("expiresAt", due))
 			return false, s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: due})
 		}
-		if err := s.finishFromFace(ctx, sess, liveness.StatusExpired); err != nil {
+		if _, err := s.finishFromFace(ctx, sess, liveness.StatusExpired); err != nil {
 			return false, err
 		}
 		finalized = true
@@ -134,7 +134,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 			s.log.WarnContext(ctx, "reconcile: abandon entry without a recorded return; dropped", slog.String("sessionId", sess.ID))
 			break
 		}
-		if err := s.finishFromFace(ctx, sess, liveness.StatusAbandoned); err != nil {
+		if _, err := s.finishFromFace(ctx, sess, liveness.StatusAbandoned); err != nil {
 			return false, err
 		}
 		finalized = true
@@ -165,11 +165,12 @@ func (s *Server) refile(ctx context.Context, item, next liveness.DueItem) error 
 
 // finishFromFace finishes sess with what Face says: the latest finished attempt's outcome, else
 // the fallback status (expired, abandoned, or canceled for CancelSession, which reads sess.Status
-// afterwards to learn which). A Face session that is gone counts as no attempt.
-func (s *Server) finishFromFace(ctx context.Context, sess *liveness.Session, fallback liveness.Status) error {
+// afterwards to learn which). A Face session that is gone counts as no attempt. It answers as
+// finish does.
+func (s *Server) finishFromFace(ctx context.Context, sess *liveness.Session, fallback liveness.Status) (unannounced, err error) {
 	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
 	if err != nil && !face.IsNotFound(err) {
-		return faceError("read the Face session", err)
+		return nil, faceError("read the Face session", err)
 	}
 	status, outcome := fallback, (*liveness.Outcome)(nil)
 	if fs == nil {

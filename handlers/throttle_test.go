@@ -147,6 +147,28 @@ func TestFaceThrottlingHintOnRevoke(t *testing.T) {
 	a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil).wantRetryAfter(t, "45")
 }
 
+// Face reads the session fine but throttles its deletion: the first DELETE, which recorded the
+// cancellation but could not revoke, passes the revocation's hint on.
+func TestFaceThrottlingHintOnTheFirstRevoke(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"externalReference":"revoke once"}`)
+	a.hooks.set(func(r *http.Request) {
+		if r.Method == http.MethodDelete {
+			a.stub.SetFaults(facestub.Faults{Throttle: 1, RetryAfterSeconds: 40})
+		}
+	})
+	got := a.do("DELETE", "/api/sessions/"+v.SessionID, nil, nil)
+	got.wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	got.wantRetryAfter(t, "40")
+	s, err := a.store.GetSession(t.Context(), v.SessionID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if s.Status != liveness.StatusCanceled || s.FaceDeleted {
+		t.Errorf("after a throttled revoke the session is %s (Face deleted: %v), want canceled and not revoked", s.Status, s.FaceDeleted)
+	}
+}
+
 // Table Storage throttles (503 ServerBusy with a hint): every endpoint that reads or writes the
 // table passes the hint on, in each form the Azure SDKs read.
 func TestTablesThrottlingHintReachesTheClient(t *testing.T) {
