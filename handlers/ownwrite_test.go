@@ -154,6 +154,32 @@ func TestStartDeletesTheFaceSessionWhenTheSessionRowFails(t *testing.T) {
 	}
 }
 
+// A session insert that may have committed unseen (every try's answer lost, the row unreadable)
+// answers 503 and leaves nothing behind: no Face session, no session row, no expiry entry for
+// Reconcile to finish and announce a session its client was never told about.
+func TestStartThatCannotTellLeavesNoSession(t *testing.T) {
+	a := newApp(t, nil)
+	p := a.throughProxy(t)
+	p.Inject(faultproxy.Rule{Method: "POST", Body: `"RowKey":"session"`, Fault: faultproxy.Lose, Times: 100})
+	p.Inject(faultproxy.Rule{Method: "GET", Path: "RowKey='session'", Fault: faultproxy.Refuse, Times: 100})
+
+	a.do("POST", "/api/sessions", []byte(`{"externalReference":"unseen"}`), nil).
+		wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	if p.Spoiled() == 0 {
+		t.Fatal("no session insert was spoiled: the test proves nothing")
+	}
+	for k := range a.rows() {
+		if strings.HasSuffix(k, "/session") || strings.HasSuffix(k, "_expire") {
+			t.Errorf("row %s outlived a start that answered 503", k)
+		}
+	}
+	if tokens := a.stub.IssuedTokens(); len(tokens) != 1 {
+		t.Errorf("Face sessions created = %d, want 1", len(tokens))
+	} else if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
+		t.Errorf("Face session %s outlived the failed start", id)
+	}
+}
+
 // Reconcile's expiry commit (the Finalize transaction) whose answer is lost, or its revocation's
 // merge, meets its own write on the retry: the item is finished, not failed and filed again.
 func TestReconcileMeetsItsOwnEarlierWrite(t *testing.T) {

@@ -28,6 +28,7 @@ var _ FaceSessions = (*face.Client)(nil)
 // not import the store, so that it does not depend on aztables).
 type SessionStore interface {
 	CreateSession(ctx context.Context, s *liveness.Session) error
+	DiscardSession(ctx context.Context, id string) error
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
 	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
 	MarkFaceDeleted(ctx context.Context, s *liveness.Session) error

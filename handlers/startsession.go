@@ -152,6 +152,9 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		s.discardFaceSession(ctx, sess)
+		if errors.Is(err, liveness.ErrUpstreamUnavailable) {
+			s.discardRows(ctx, sess, due) // the insert may have committed unseen
+		}
 		return nil, fmt.Errorf("record the session: %w", err)
 	}
 	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
@@ -163,6 +166,21 @@ func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session)
 	defer cancel()
 	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
 		s.log.ErrorContext(ctx, "face session not deleted after a failed start", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+	}
+}
+
+// discardRows deletes what a failed start may have left in the table, best effort: the session
+// row and its expiry entry (Reconcile would otherwise finish, and announce, a session nobody was
+// told about).
+func (s *Server) discardRows(ctx context.Context, sess *liveness.Session, due liveness.DueItem) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := s.store.DiscardSession(ctx, sess.ID)
+	if err == nil {
+		err = s.store.DeleteDue(ctx, due)
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "rows of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 	}
 }
 

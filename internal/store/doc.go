@@ -42,7 +42,8 @@
 // write succeeded. If the row cannot be read to tell, the error is ErrUpstreamUnavailable, never a
 // conflict that may be the caller's own success. Merges with If-Match * (MarkFaceDeleted,
 // MarkEventSent), upserts (AddDue) and deletes (DeleteDue, ReleaseIdempotencyKey, which take a row
-// already gone as done) are safe to repeat as they are.
+// already gone as done) are safe to repeat as they are. A start whose CreateSession cannot tell
+// deletes the row it may have left (DiscardSession).
 //
 // # Errors
 //

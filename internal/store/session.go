@@ -210,3 +210,20 @@ func (s *Store) PendingEvent(ctx context.Context, sessionID string) (event []byt
 	}
 	return []byte(e.Event), true, nil
 }
+
+// DiscardSession deletes the row of a session that was never answered: a start whose
+// CreateSession could not tell whether it committed (ErrUpstreamUnavailable) deletes the row it
+// may have left, so that no session exists that its client was not told about. Only the start
+// that chose the id (Face's, new) knows it, so the delete is unconditional. A row already gone is
+// not an error.
+func (s *Store) DiscardSession(ctx context.Context, id string) error {
+	if err := validSessionID(id); err != nil {
+		return err
+	}
+	if _, err := s.table.DeleteEntity(ctx, id, rowSession, nil); err != nil {
+		if err = mapError("discard session", err); !errors.Is(err, liveness.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}

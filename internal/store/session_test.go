@@ -149,6 +149,23 @@ func TestGetMissingSessionIsNotFound(t *testing.T) {
 	}
 }
 
+func TestDiscardSessionDeletesTheRowOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	sess := f.createSession(t, newSession())
+	if err := f.store.DiscardSession(t.Context(), sess.ID); err != nil {
+		t.Fatalf("DiscardSession: %v", err)
+	}
+	if _, err := f.store.GetSession(t.Context(), sess.ID); !errors.Is(err, liveness.ErrNotFound) {
+		t.Errorf("GetSession after DiscardSession = %v, want ErrNotFound", err)
+	}
+	if err := f.store.DiscardSession(t.Context(), sess.ID); err != nil {
+		t.Errorf("DiscardSession of a row already gone = %v, want nil", err)
+	}
+	if err := f.store.DiscardSession(t.Context(), "not-a-guid"); !errors.Is(err, liveness.ErrInvalidRequest) {
+		t.Errorf("DiscardSession(not-a-guid) = %v, want ErrInvalidRequest", err)
+	}
+}
+
 func TestUpdateSessionIsConditional(t *testing.T) {
 	f := newFixture(t, nil)
 	sess := f.createSession(t, newSession())
