@@ -54,9 +54,6 @@ type appOptions struct {
 	FaceTotalTimeout, FaceTryTimeout time.Duration
 	// KeepFaceSessions turns DELETE_FACE_SESSIONS off.
 	KeepFaceSessions bool
-	// TableProxy, when set, stands between the store and Azurite (given the proxy to Azurite),
-	// and the store's client has the production retry policy (store.NewServiceClientFromConnectionString).
-	TableProxy func(azurite http.Handler) http.Handler
 }
 
 func newApp(t *testing.T, o *appOptions) *app {
@@ -82,11 +79,7 @@ func newApp(t *testing.T, o *appOptions) *app {
 		t.Fatalf("tables client: %v", err)
 	}
 	prefix := "h" + randomHex(t, 8)
-	storeSvc := svc
-	if o.TableProxy != nil {
-		storeSvc = tablesVia(t, az, o.TableProxy)
-	}
-	a.store, err = store.New(t.Context(), storeSvc, &store.Options{TablePrefix: prefix, Now: a.clock.Now})
+	a.store, err = store.New(t.Context(), svc, &store.Options{TablePrefix: prefix, Now: a.clock.Now})
 	if err != nil {
 		t.Fatalf("store.New: %v", err)
 	}

@@ -3,96 +3,19 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
-	"github.com/liveness-quicklink/functions/internal/store"
-	"github.com/liveness-quicklink/functions/internal/testing/testenv"
+	"github.com/liveness-quicklink/functions/internal/testing/faultproxy"
 	"github.com/liveness-quicklink/functions/internal/upstream"
 )
-
-// tablesVia returns a table service client with the store's production options that reaches
-// Azurite through wrap(a reverse proxy to Azurite), served on a free 127.0.0.1 port.
-func tablesVia(t *testing.T, az *testenv.Azurite, wrap func(http.Handler) http.Handler) *aztables.ServiceClient {
-	t.Helper()
-	target, err := url.Parse(az.Endpoint())
-	if err != nil {
-		t.Fatalf("Azurite endpoint %q: %v", az.Endpoint(), err)
-	}
-	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
-		r.Out.Host = target.Host
-	}}
-	proxy := httptest.NewServer(wrap(rp))
-	t.Cleanup(proxy.Close)
-	cs := strings.Replace(az.ConnectionString(), az.Endpoint(), proxy.URL+target.Path, 1)
-	if cs == az.ConnectionString() {
-		t.Fatalf("the connection string does not name Azurite's endpoint %s", az.Endpoint())
-	}
-	svc, err := store.NewServiceClientFromConnectionString(cs)
-	if err != nil {
-		t.Fatalf("tables client through the proxy: %v", err)
-	}
-	return svc
-}
-
-// busyTables answers table requests as Table Storage does when it throttles: 503 ServerBusy with
-// a hint. Until throttle is set, everything passes.
-type busyTables struct {
-	mu       sync.Mutex
-	header   http.Header // the hint headers of the 503
-	throttle bool
-	answered int
-}
-
-// busyBodyMarker is in every 503's body; it must reach neither a log line nor an answer.
-const busyBodyMarker = "body-of-a-busy-answer-7f3c"
-
-func (b *busyTables) set(header http.Header) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.header, b.throttle = header, true
-}
-
-func (b *busyTables) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.mu.Lock()
-		throttle, header := b.throttle, b.header
-		if throttle {
-			b.answered++
-		}
-		b.mu.Unlock()
-		if !throttle {
-			next.ServeHTTP(w, r)
-			return
-		}
-		for k, v := range header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Type", "application/json;odata=minimalmetadata")
-		w.Header().Set("x-ms-error-code", "ServerBusy")
-		w.Header().Set("x-ms-request-id", "busy-request-1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, `{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US","value":"The server is busy.\nRequestId:busy-request-1\n%s"}}}`, busyBodyMarker)
-	})
-}
-
-func (b *busyTables) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.answered
-}
 
 // wantRetryAfter fails t unless r is 503 upstream_unavailable with Retry-After want.
 func (r *reply) wantRetryAfter(t *testing.T, want string) {
@@ -185,11 +108,12 @@ func TestTablesThrottlingHintReachesTheClient(t *testing.T) {
 		}, "50"},
 		{"no hint", func() http.Header { return nil }, "1"},
 	}
-	busy := &busyTables{}
-	a := newApp(t, &appOptions{TableProxy: busy.wrap})
+	a := newApp(t, nil)
+	p := a.throughProxy(t) // the store's production retry policy, in front of Azurite
 	v := a.start(`{"externalReference":"before the storm"}`)
 	for _, h := range hints {
-		busy.set(h.header())
+		p.Clear()
+		p.Inject(faultproxy.Rule{Fault: faultproxy.Refuse, Header: h.header(), Times: 1 << 20})
 		for _, c := range []struct{ name, method, path, body, key string }{
 			{"POST", "POST", "/api/sessions", `{"externalReference":"order-42"}`, ""},
 			{"POST with an Idempotency-Key", "POST", "/api/sessions", `{"externalReference":"order-42"}`, "busy-" + randomHex(t, 8)},
@@ -205,10 +129,10 @@ func TestTablesThrottlingHintReachesTheClient(t *testing.T) {
 			})
 		}
 	}
-	if busy.count() == 0 {
+	if p.Spoiled() == 0 {
 		t.Fatal("no table request was throttled: the test proves nothing")
 	}
-	if strings.Contains(string(a.logs.Bytes()), busyBodyMarker) {
+	if strings.Contains(string(a.logs.Bytes()), faultproxy.RefusedBody) {
 		t.Errorf("the log holds the body of a table answer")
 	}
 	if !strings.Contains(string(a.logs.Bytes()), "503 ServerBusy") {

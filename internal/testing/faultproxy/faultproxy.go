@@ -34,7 +34,8 @@ const (
 	// Stall forwards the request (the write commits), then holds the answer until the client
 	// gives up (its per-try timeout) or Stall's cap passes, and closes the connection unanswered.
 	Stall
-	// Refuse answers 503 ServerBusy without forwarding: the service never sees the request.
+	// Refuse answers 503 ServerBusy without forwarding, as Table Storage does when it throttles
+	// (with the Rule's Header, e.g. a Retry-After hint): the service never sees the request.
 	Refuse
 )
 
@@ -67,6 +68,8 @@ type Rule struct {
 	Fault Fault
 	// Times is how many matching exchanges are spoiled; zero means one. Later ones pass.
 	Times int
+	// Header is added to a Refuse answer: a throttling hint (Retry-After, x-ms-retry-after-ms).
+	Header http.Header
 }
 
 func (r *Rule) matches(req *http.Request, path string, body []byte) bool {
@@ -154,17 +157,34 @@ func (p *Proxy) Pending() int {
 	return n
 }
 
-func (p *Proxy) pick(req *http.Request, body []byte) Fault {
+func (p *Proxy) pick(req *http.Request, body []byte) *Rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, r := range p.rules {
 		if r.left > 0 && r.matches(req, req.URL.Path, body) {
 			r.left--
 			p.spoiled++
-			return r.Fault
+			return &r.Rule
 		}
 	}
-	return 0
+	return &Rule{}
+}
+
+// RefusedBody is in the body of every Refuse answer, as the text of a service's error message
+// is: a test can check that it reaches neither a log line nor an answer.
+const RefusedBody = "faultproxy: the server is busy (body text)"
+
+// refuse answers as Table Storage does when it throttles: 503, error code ServerBusy in the
+// header and in an OData error body, a request id, and r's headers.
+func refuse(w http.ResponseWriter, r *Rule) {
+	for k, vs := range r.Header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Type", "application/json;odata=minimalmetadata")
+	w.Header().Set("x-ms-error-code", "ServerBusy")
+	w.Header().Set("x-ms-request-id", "faultproxy-refused")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, `{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US","value":"`+RefusedBody+`\nRequestId:faultproxy-refused"}}}`)
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
@@ -173,10 +193,10 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "faultproxy: reading the request: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	fault := p.pick(req, body)
+	picked := p.pick(req, body)
+	fault := picked.Fault
 	if fault == Refuse {
-		w.Header().Set("x-ms-error-code", "ServerBusy")
-		http.Error(w, "faultproxy: refused", http.StatusServiceUnavailable)
+		refuse(w, picked)
 		return
 	}
 

@@ -124,3 +124,31 @@ func TestInFrontRewritesTheTableEndpoint(t *testing.T) {
 		t.Errorf("proxy URL = %q, want loopback", p.URL())
 	}
 }
+
+func TestRefuseAnswersAsAThrottledTableWithTheRulesHeaders(t *testing.T) {
+	p, err := New("http://127.0.0.1:1") // never reached
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Inject(Rule{Fault: Refuse, Header: http.Header{"Retry-After": {"30"}}})
+	resp, err := http.Get(p.URL() + "/acct/table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for name, got := range map[string]string{
+		"status":          resp.Status,
+		"Retry-After":     resp.Header.Get("Retry-After"),
+		"x-ms-error-code": resp.Header.Get("x-ms-error-code"),
+	} {
+		want := map[string]string{"status": "503 Service Unavailable", "Retry-After": "30", "x-ms-error-code": "ServerBusy"}[name]
+		if got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if !strings.Contains(string(body), `"code":"ServerBusy"`) || !strings.Contains(string(body), RefusedBody) {
+		t.Errorf("body = %s, want an OData ServerBusy error holding RefusedBody", body)
+	}
+}
