@@ -35,18 +35,31 @@ func singleHeader(r *http.Request, name string) (value string, ok bool, err erro
 // event or a page: a C0 or C1 control, DEL, or a bidirectional formatting character (the
 // embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069, the marks U+200E, U+200F and
 // U+061C; Unicode UAX #9).
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool {
-		switch {
-		case r < 0x20, r >= 0x7f && r <= 0x9f:
-			return true
-		case r == 0x061c, r == 0x200e, r == 0x200f:
-			return true
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-			return true
-		}
-		return false
-	})
+func hasControl(s string) bool { return strings.ContainsFunc(s, isControl) }
+
+func isControl(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// controlInvalid is the answer for a field value that hasControl: it names the first such
+// character by its code point (never the character itself, which would reach the answer), and a
+// line break as such, since base64 wrapped at 76 columns is the common way to meet it.
+func controlInvalid(field, v string) error {
+	i := strings.IndexFunc(v, isControl)
+	r, _ := utf8.DecodeRuneInString(v[i:])
+	what := fmt.Sprintf("U+%04X", r)
+	if r == '\n' || r == '\r' {
+		what = "a line break, " + what
+	}
+	return liveness.Invalid(field, "must not contain control or bidirectional formatting characters (found "+what+")")
 }
 
 // checkJSONValue holds one member's value (raw JSON, already well-formed) to what api/openapi.yaml
@@ -71,7 +84,7 @@ func checkJSONValue(field string, raw json.RawMessage) error {
 			return liveness.Invalid(field, "must not be null (leave the field out to get its default)")
 		case string:
 			if hasControl(v) {
-				return liveness.Invalid(field, "must not contain control or bidirectional formatting characters")
+				return controlInvalid(field, v)
 			}
 		}
 	}

@@ -115,6 +115,25 @@ func TestDecodeObjectRefusesNullAnywhere(t *testing.T) {
 	}
 }
 
+// The detail names the character by its code point, never as itself, and calls a line break one
+// (base64 wrapped at 76 columns is how a client meets this rule).
+func TestControlCharactersAreNamedByCodePoint(t *testing.T) {
+	for _, c := range controlCharacters {
+		err := checkText("externalReference", "a"+string(c)+"b", 128)
+		want := fmt.Sprintf("found U+%04X)", c)
+		if err == nil || !strings.HasSuffix(err.Error(), want) || hasControl(err.Error()) {
+			t.Errorf("checkText(a%+qb) = %v, want a detail ending %q without the character", string(c), err, want)
+		}
+	}
+	var v struct {
+		VerifyImage string `json:"verifyImage"`
+	}
+	err := decodeObject([]byte(`{"verifyImage":"iVBORw0K\nGgo="}`), &v)
+	if err == nil || !strings.Contains(err.Error(), "a line break, U+000A") {
+		t.Errorf("verifyImage with a line break: %v, want a detail naming the line break", err)
+	}
+}
+
 // An unknown member name with control characters is refused without echoing it into the
 // problem detail (and so the log).
 func TestUnknownFieldNameWithControlsIsNotEchoed(t *testing.T) {

@@ -38,10 +38,14 @@ func noteOf(ctx context.Context) *requestNote {
 func noteSession(ctx context.Context, id string) { noteOf(ctx).sessionID = id }
 
 // routeOf is the path of a ServeMux pattern ("GET /api/sessions/{sessionId}" gives
-// "/api/sessions/{sessionId}").
+// "/api/sessions/{sessionId}"), or "" for the catch-all "/" that answers not_found: a request
+// that matched no function has no route.
 func routeOf(pattern string) string {
 	if i := strings.IndexByte(pattern, '/'); i >= 0 {
-		return pattern[i:]
+		pattern = pattern[i:]
+	}
+	if pattern == "/" {
+		return ""
 	}
 	return pattern
 }

@@ -204,3 +204,29 @@ func TestLevelFor(t *testing.T) {
 		}
 	}
 }
+
+// A request that matched no function has no route on its line (not the catch-all's "/"), and a
+// request from outside the host (make run, a direct call) has no invocation id, not an empty one.
+func TestTheRequestLineLeavesOutWhatTheRequestLacks(t *testing.T) {
+	a := newApp(t, nil)
+	r, inv := a.call("GET", "/api/nope", "", nil)
+	r.wantProblem(t, 404, "not_found")
+	lines := a.linesOf(t, inv)
+	if len(lines) != 1 {
+		t.Fatalf("GET /api/nope logged %d lines, want 1", len(lines))
+	}
+	if route, ok := lines[0]["route"]; ok {
+		t.Errorf("route = %v on a request that matched no function, want none", route)
+	}
+
+	a.do("GET", "/api/health", nil, nil)
+	for raw := range bytes.Lines(a.logs.Bytes()) {
+		var l logLine
+		if err := json.Unmarshal(raw, &l); err != nil {
+			t.Fatalf("log line is not a JSON object: %s", raw)
+		}
+		if id, ok := l["invocationId"]; ok && id == "" {
+			t.Errorf("a line holds an empty invocationId: %s", raw)
+		}
+	}
+}

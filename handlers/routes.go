@@ -75,13 +75,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		r, note := withRequestNote(r)
 		next.ServeHTTP(rec, r)
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", note.route),
+		attrs := []slog.Attr{slog.String("method", r.Method)}
+		if note.route != "" {
+			attrs = append(attrs, slog.String("route", note.route))
+		}
+		attrs = append(attrs,
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
-			slog.String("invocationId", invocationID(r.Header)),
+		)
+		if id := invocationID(r.Header); id != "" { // none outside the host (make run, a direct call)
+			attrs = append(attrs, slog.String("invocationId", id))
 		}
 		if note.sessionID != "" {
 			attrs = append(attrs, slog.String("sessionId", note.sessionID))

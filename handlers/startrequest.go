@@ -168,7 +168,7 @@ func checkText(field, v string, max int) error {
 		return liveness.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
 	}
 	if hasControl(v) {
-		return liveness.Invalid(field, "must not contain control or bidirectional formatting characters")
+		return controlInvalid(field, v)
 	}
 	return nil
 }
