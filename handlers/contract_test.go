@@ -110,8 +110,7 @@ func (c *contract) validateRequest(req *http.Request, body []byte) error {
 
 // caseFolded returns req with its path in lower case, without one trailing "/" and with its escapes
 // decoded, as the Functions host matches routes (and the handler after it): /API/%53essions/ is
-// /api/sessions. A
-// request as a server received it gets the scheme and host the router expects.
+// /api/sessions. A request as a server received it gets the scheme and host the router expects.
 func caseFolded(req *http.Request) *http.Request {
 	r := req.Clone(context.Background())
 	if r.URL.Host == "" {
@@ -122,10 +121,11 @@ func caseFolded(req *http.Request) *http.Request {
 		p = strings.TrimSuffix(p, "/")
 	}
 	// Escapes spelled one way (%61pi is api), "/" inside a segment kept escaped.
-	segs := strings.Split(strings.ToLower(p), "/")
+	segs := strings.Split(p, "/")
 	for i, s := range segs {
+		segs[i] = strings.ToLower(s)
 		if u, err := url.PathUnescape(s); err == nil {
-			segs[i] = url.PathEscape(u)
+			segs[i] = url.PathEscape(strings.ToLower(u))
 		}
 	}
 	r.URL.RawPath = strings.Join(segs, "/")

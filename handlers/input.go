@@ -135,15 +135,8 @@ func hex4(b []byte) (rune, bool) {
 	}
 	var r rune
 	for _, c := range b[:4] {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
+		d, ok := unhex(c)
+		if !ok {
 			return 0, false
 		}
 		r = r<<4 | rune(d)
@@ -217,7 +210,46 @@ func routePath(escaped string) (p string, ok bool) {
 			return "", false
 		}
 	}
-	return asciiLower(p), true
+	return asciiLower(unescapeLetters(p)), true
+}
+
+// unescapeLetters decodes the percent-escapes of ASCII letters ("%53" is "S"): an escaped
+// unreserved character is the character itself (RFC 3986 §6.2.2.2), so "/api/%53essions" is
+// "/api/Sessions", which then matches ignoring case. Other escapes stay for the mux to decode.
+func unescapeLetters(p string) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) {
+			if c, ok := hex2(p[i+1], p[i+2]); ok && ('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+				b.WriteByte(c)
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+func hex2(hi, lo byte) (byte, bool) {
+	h, ok1 := unhex(hi)
+	l, ok2 := unhex(lo)
+	return h<<4 | l, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // asciiLower lower-cases ASCII letters only: strings.ToLower would also rewrite invalid UTF-8,

@@ -208,7 +208,10 @@ func TestRoutePath(t *testing.T) {
 		{"/api/sessions", "/api/sessions", true},
 		{"/api/sessions/", "/api/sessions", true},
 		{"/API/Sessions/", "/api/sessions", true},
-		{"/api/%73essions", "/api/%73essions", true}, // the mux decodes escapes
+		{"/api/%73essions", "/api/sessions", true}, // an escaped letter is the letter
+		{"/api/%53essions", "/api/sessions", true},
+		{"/%41PI/%53ESSIONS/", "/api/sessions", true},
+		{"/api/sessions/%", "", false}, // not an escape
 		{"/api/sessions/3F1E%2d", "/api/sessions/3f1e%2d", true},
 		{"/api/sessions/caf%C3%A9", "/api/sessions/caf%c3%a9", true},
 		{"/api/sessions//", "", false},

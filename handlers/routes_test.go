@@ -97,6 +97,7 @@ func hostSpellings(p string) []string {
 		title,
 		escapeFirst(p),
 		strings.ToLower(escapeFirst(p)) + "/",
+		escapeFirst(title), // an escaped capital: "/%41pi/%53essions"
 		strings.ReplaceAll(p, "-", "%2D"),
 	}
 }

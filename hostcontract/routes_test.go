@@ -75,14 +75,18 @@ func TestHandlerRoutesEverySpellingTheHostRoutes(t *testing.T) {
 
 // spellings are other spellings of an escaped path that the host routes as it routes path.
 func spellings(path string) []string {
-	escaped := strings.Split(path, "/")
-	for i, s := range escaped {
-		if s != "" {
-			escaped[i] = fmt.Sprintf("%%%02x", s[0]) + s[1:]
+	escapeFirst := func(path string) string { // "/API/SESSIONS" → "/%41PI/%53ESSIONS"
+		segs := strings.Split(path, "/")
+		for i, s := range segs {
+			if s != "" {
+				segs[i] = fmt.Sprintf("%%%02x", s[0]) + s[1:]
+			}
 		}
+		return strings.Join(segs, "/")
 	}
-	e := strings.Join(escaped, "/")
-	return []string{path + "/", strings.ToUpper(path), strings.ToUpper(path) + "/", e, strings.ToUpper(e) + "/"}
+	e := escapeFirst(path)
+	return []string{path + "/", strings.ToUpper(path), strings.ToUpper(path) + "/", e, strings.ToUpper(e) + "/",
+		escapeFirst(strings.ToUpper(path))}
 }
 
 // sendAsHost sends what the host forwards for a client's request to path: the path as sent, a
