@@ -2,14 +2,20 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/faultproxy"
 )
 
 // logLine is one JSON line of the handler's log.
@@ -228,5 +234,97 @@ func TestTheRequestLineLeavesOutWhatTheRequestLacks(t *testing.T) {
 		if id, ok := l["invocationId"]; ok && id == "" {
 			t.Errorf("a line holds an empty invocationId: %s", raw)
 		}
+	}
+}
+
+// onlyLine is the one request line of invocation inv; it fails t unless there is exactly one.
+func (a *app) onlyLine(t *testing.T, inv string) logLine {
+	t.Helper()
+	lines := a.linesOf(t, inv)
+	if len(lines) != 1 {
+		t.Fatalf("invocation %s logged %d lines, want 1: %v", inv, len(lines), lines)
+	}
+	return lines[0]
+}
+
+// The path is logged as sent, escapes and all: decoded, a bidi override or a C1 control would
+// reach the log raw (JSON escapes only C0).
+func TestTheRequestLineLogsThePathEscaped(t *testing.T) {
+	a := newApp(t, nil)
+	for _, path := range []string{"/api/nothing%E2%80%AE%C2%85x", "/api/sessions/abc%E2%80%AEdef", "/api/sessions/%E2%80%8Fx%0A"} {
+		_, inv := a.call("GET", path, "", nil)
+		got, _ := a.onlyLine(t, inv)["path"].(string)
+		if hasControl(got) || got != path {
+			t.Errorf("path logged as %+q, want %q as sent", got, path)
+		}
+	}
+}
+
+// An upstream failure puts the upstream's status and code on the request line as fields.
+func TestTheRequestLineHoldsTheUpstreamFields(t *testing.T) {
+	a := newApp(t, nil)
+	a.stub.SetFaults(facestub.Faults{ServerErrors: 100})
+	r, inv := a.call("POST", "/api/sessions", `{"externalReference":"upstream-fields"}`, nil)
+	r.wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	up, _ := a.onlyLine(t, inv)["upstream"].(map[string]any)
+	if up["status"] != 500.0 || up["method"] != "POST" {
+		t.Errorf("upstream fields = %v, want status 500 and method POST", up)
+	}
+}
+
+// A client that hangs up before its answer is not the app failing: its line is a WARN with
+// clientGone, never an ERROR (which the host records as an Error).
+func TestAClientThatHangsUpIsNotAnError(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"externalReference":"hang-up"}`)
+	p := a.throughProxy(t)
+	p.Inject(faultproxy.Rule{Method: "GET", Path: "RowKey='session'", Fault: faultproxy.Stall})
+	inv := uuid.NewString()
+	req := a.request("GET", "/api/sessions/"+v.SessionID, nil, map[string]string{"X-Azure-Functions-InvocationId": inv})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, _, err := roundTrip(a.client, req.WithContext(ctx)); err == nil {
+		t.Fatal("the request was answered: the test proves nothing")
+	}
+	var line logLine
+	deadline := time.Now().Add(10 * time.Second)
+	for line == nil && time.Now().Before(deadline) {
+		if lines := a.linesOf(t, inv); len(lines) == 1 {
+			line = lines[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if line == nil {
+		t.Fatal("no request line for the request whose client hung up")
+	}
+	if line["level"] != "WARN" || line["clientGone"] != true {
+		t.Errorf("request line = %v, want level WARN and clientGone", line)
+	}
+}
+
+// Requests to "/" other than the host's probe (GET) are logged like any other.
+func TestRequestsToTheRootOtherThanTheProbeAreLogged(t *testing.T) {
+	a := newApp(t, nil)
+	_, inv := a.call("POST", "/", "{}", nil)
+	if got := a.onlyLine(t, inv)["method"]; got != "POST" {
+		t.Errorf("method = %v, want POST", got)
+	}
+}
+
+// A start that fails after Face created its session names that session on its line, so the
+// line can be followed to what was cleaned up.
+func TestAFailedStartNamesTheFaceSession(t *testing.T) {
+	a := newApp(t, nil)
+	p := a.throughProxy(t)
+	p.Inject(faultproxy.Rule{Method: "POST", Body: `"RowKey":"session"`, Fault: faultproxy.Refuse, Times: 100})
+	r, inv := a.call("POST", "/api/sessions", `{"externalReference":"named"}`, nil)
+	r.wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	tokens := a.stub.IssuedTokens()
+	if len(tokens) != 1 {
+		t.Fatalf("Face sessions created = %d, want 1", len(tokens))
+	}
+	id, _ := a.onlyLine(t, inv)["sessionId"].(string)
+	if _, err := uuid.Parse(id); err != nil {
+		t.Errorf("sessionId = %q on the failed start's line, want the Face session's id", id)
 	}
 }

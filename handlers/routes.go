@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // Routes returned by Handler mirror functions/*/function.json: HTTP functions arrive forwarded at
@@ -67,7 +70,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // path but never the query: function keys travel in ?code= and callback signatures in ?sig=.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" {
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			next.ServeHTTP(w, r) // the host's probe would drown every other line
 			return
 		}
@@ -80,7 +83,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("route", note.route))
 		}
 		attrs = append(attrs,
-			slog.String("path", r.URL.Path),
+			// As sent, escapes and all: decoded, it could carry bidi and C1 characters that JSON
+			// leaves raw.
+			slog.String("path", r.URL.EscapedPath()),
 			slog.Int("status", rec.status),
 			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
 		)
@@ -90,9 +95,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if note.sessionID != "" {
 			attrs = append(attrs, slog.String("sessionId", note.sessionID))
 		}
+		level := levelFor(rec.status)
 		if note.err != nil {
-			attrs = append(attrs, slog.String("code", note.code), slog.String("error", oneLine(note.err.Error())))
+			attrs = append(attrs, slog.String("code", note.code), slog.String("error", oneLine(note.err.Error())),
+				upstream.Attr(note.err))
+			if errors.Is(note.err, context.Canceled) && r.Context().Err() != nil {
+				// The client hung up before the answer: not the app failing at its part.
+				level = slog.LevelWarn
+				attrs = append(attrs, slog.Bool("clientGone", true))
+			}
 		}
-		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request", attrs...)
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }

@@ -130,6 +130,7 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 	if !liveness.ValidSessionID(fs.ID) || fs.AuthToken == "" {
 		return nil, fmt.Errorf("face returned a session without a GUID id or token: %w", liveness.ErrUpstreamUnavailable)
 	}
+	noteSession(ctx, strings.ToLower(fs.ID)) // a start that fails from here on names its session
 	now := s.now()
 	sess := &liveness.Session{
 		ID:                  strings.ToLower(fs.ID),
