@@ -79,8 +79,9 @@ func (w *faceWatch) degraded() bool {
 // faceOutcome sorts a Face call's result. A call counts when it reached (or tried to reach) Face
 // for its own reasons: input the client refused before sending, or a caller that went away, says
 // nothing about Face. It failed when Face could not do the work: no answer, a timeout, a 5xx, a
-// throttle (429, 408), refused credentials (401, 403), or an answer the client could not use.
-// Any other 4xx — a session not found, an image Face judged — is Face working.
+// throttle (429, 408), refused credentials (401, 403), a 404 without Face's SessionNotFound code
+// (a wrong endpoint or a proxy: see face.IsNotFound), or an answer the client could not use. Any
+// other 4xx — a session not found, an image Face judged — is Face working.
 func faceOutcome(err error) (failed, counts bool) {
 	switch {
 	case err == nil:
@@ -95,6 +96,8 @@ func faceOutcome(err error) (failed, counts bool) {
 	switch re.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooManyRequests:
 		return true, true
+	case http.StatusNotFound:
+		return !face.IsNotFound(err), true
 	}
 	return re.StatusCode < 400 || re.StatusCode >= 500, true
 }
