@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // A write can commit and still fail in the caller's hands: its answer is lost (a reset, a timeout,
@@ -33,6 +34,30 @@ func settle(op string, err error, writeID string, reread func() (string, error))
 	case rerr == nil || errors.Is(err, liveness.ErrUpstreamUnavailable):
 		return err
 	}
-	// Neither error is wrapped: their kinds (conflict, not found) would outrank the 503.
-	return unavailable(op, fmt.Errorf("cannot tell whether the write committed (%v): reading the row back: %v", err, rerr))
+	// Neither error is wrapped: their kinds (conflict, not found) would outrank the 503. Their
+	// upstream answers are, for the throttling hint a Retry-After carries (upstream.RetryAfter).
+	cause := fmt.Errorf("cannot tell whether the write committed (%v): reading the row back: %v", err, rerr)
+	return unavailable(op, &undecided{cause: cause, answers: upstreamAnswers(err, rerr)})
+}
+
+// undecided is the error of a write settle cannot decide: its message, and, for errors.As, the
+// upstream answers behind it — without the kinds of the errors they came in.
+type undecided struct {
+	cause   error
+	answers []error
+}
+
+func (e *undecided) Error() string { return e.cause.Error() }
+
+func (e *undecided) Unwrap() []error { return e.answers }
+
+// upstreamAnswers are the upstream answers (*upstream.ResponseError) that errs hold.
+func upstreamAnswers(errs ...error) []error {
+	var out []error
+	for _, err := range errs {
+		if re := upstream.Of(err); re != nil {
+			out = append(out, re)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/testing/faultproxy"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // tryTimeout is the proxied store's per-try timeout: short, so that a Stall costs a second.
@@ -362,7 +364,9 @@ func TestWriteThatCannotTellIsUnavailable(t *testing.T) {
 			w := tt.write
 			w.Fault = faultproxy.Lose
 			p.proxy.Inject(w)
-			p.proxy.Inject(faultproxy.Rule{Method: "GET", Path: tt.read, Fault: faultproxy.Refuse, Times: 100})
+			// The re-read is throttled with a hint longer than the retry policy waits.
+			p.proxy.Inject(faultproxy.Rule{Method: "GET", Path: tt.read, Fault: faultproxy.Refuse, Times: 100,
+				Header: http.Header{"Retry-After": {"40"}}})
 			err := tt.act(t, p)
 			if p.proxy.Spoiled() < 2 {
 				t.Fatalf("%d exchanges spoiled, want the write and its re-read: the test proves nothing", p.proxy.Spoiled())
@@ -370,6 +374,9 @@ func TestWriteThatCannotTellIsUnavailable(t *testing.T) {
 			if !errors.Is(err, liveness.ErrUpstreamUnavailable) || errors.Is(err, liveness.ErrConflict) ||
 				errors.Is(err, liveness.ErrAlreadyExists) || errors.Is(err, liveness.ErrNotFound) {
 				t.Errorf("error = %v, want ErrUpstreamUnavailable and no other kind", err)
+			}
+			if got := upstream.RetryAfter(err); got != 40*time.Second {
+				t.Errorf("upstream.RetryAfter = %v, want the re-read's hint of 40s", got)
 			}
 		})
 	}
