@@ -27,7 +27,9 @@ const (
 // checkImageContent refuses an image Face would refuse, before any upstream call: the format by
 // its signature, then the format's own decoder reads the header (image.Config: dimensions, no
 // pixels), and a walk over the file's structure finds its end, so a signature followed by garbage,
-// a truncated file or a GIF/JS polyglot (whose "width" is the text "/*") costs no Face call.
+// a truncated file, a PNG or GIF with data past its end, or a GIF/JS polyglot (whose "width" is
+// the text "/*", or whose first frame is not the image its screen claims) costs no Face call. A
+// JPEG may carry data past its end: phones append their own trailers there.
 //
 // Each format's decoder is called directly rather than through image.DecodeConfig, so what is
 // accepted does not depend on which packages registered a format. BMP is read by
@@ -119,8 +121,8 @@ func pngComplete(b []byte) error {
 		switch string(b[i+4 : i+8]) {
 		case "IDAT":
 			data = true
-		case "IEND":
-			if !data {
+		case "IEND": // the last chunk (PNG §5.6): nothing, such as a script, may follow it
+			if !data || end+4 != len(b) {
 				return errIncomplete
 			}
 			return nil
@@ -131,7 +133,10 @@ func pngComplete(b []byte) error {
 }
 
 // gifComplete walks the blocks (extensions and images, each a run of sub-blocks) to the trailer,
-// and wants at least one image on the way.
+// which must end the file, and wants at least one image on the way. The first image is the one
+// Face reads, so its frame must be within Face's range and the logical screen: a GIF/JS polyglot
+// can spell any screen ("=\n1\n" is 2621×2609) around a 1×1 frame and put its script after the
+// trailer.
 func gifComplete(b []byte) error {
 	i := 13 // header and logical screen descriptor
 	if len(b) < i {
@@ -154,7 +159,7 @@ func gifComplete(b []byte) error {
 	for i < len(b) {
 		switch b[i] {
 		case 0x3B: // trailer
-			if images == 0 {
+			if images == 0 || i+1 != len(b) {
 				return errIncomplete
 			}
 			return nil
@@ -165,6 +170,9 @@ func gifComplete(b []byte) error {
 			}
 		case 0x2C: // image descriptor, local colour table, LZW code size, then sub-blocks
 			if i+10 > len(b) {
+				return errIncomplete
+			}
+			if images == 0 && !firstFrameFits(b, i) {
 				return errIncomplete
 			}
 			flags := b[i+9]
@@ -182,6 +190,15 @@ func gifComplete(b []byte) error {
 		}
 	}
 	return errIncomplete
+}
+
+// firstFrameFits reports whether the image descriptor at i (left, top, width, height) is within
+// Face's range and inside the logical screen.
+func firstFrameFits(b []byte, i int) bool {
+	screenW, screenH := int(binary.LittleEndian.Uint16(b[6:])), int(binary.LittleEndian.Uint16(b[8:]))
+	left, top := int(binary.LittleEndian.Uint16(b[i+1:])), int(binary.LittleEndian.Uint16(b[i+3:]))
+	w, h := int(binary.LittleEndian.Uint16(b[i+5:])), int(binary.LittleEndian.Uint16(b[i+7:]))
+	return w >= minImageSide && h >= minImageSide && left+w <= screenW && top+h <= screenH
 }
 
 // bmpComplete checks the pixel array the headers describe lies within the file (the layouts

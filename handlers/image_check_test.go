@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -55,27 +57,39 @@ func imageCases(t testing.TB) (bad map[string][]byte, ok map[string][]byte) {
 	corruptPNG[len(corruptPNG)/2] ^= 0xFF // inside IDAT: its CRC no longer matches
 	// A GIF that is also JavaScript: the logical screen's "width" and "height" are "/*" and "*/".
 	polyglot := []byte("GIF89a/*\x00\x00\x00*/=1;alert(document.domain);/*" + strings.Repeat(" ", 1024) + "*/")
+	// A GIF that is also JavaScript, the other way: its screen reads "=\n1\n" (2621×2609, in range),
+	// a 1×1 frame (the image Face reads) and the script after the trailer.
+	frame := encoded(t, "gif", image.NewPaletted(image.Rect(0, 0, 1, 1), color.Palette{color.Black, color.White}))
+	screenPolyglot := append([]byte("GIF89a=\n1\n"), frame[10:]...)
+	screenPolyglot = append(screenPolyglot, []byte("*/\nalert('polyglot')"+strings.Repeat(" ", 1024))...)
 	bad = map[string][]byte{
-		"PNG signature followed by garbage":  append([]byte("\x89PNG\r\n\x1a\n"), garbage...),
-		"JPEG signature followed by garbage": append([]byte("\xff\xd8\xff"), garbage...),
-		"GIF signature followed by garbage":  append([]byte("GIF89a"), garbage...),
-		"BMP signature followed by garbage":  append([]byte("BM"), garbage...),
-		"GIF/JS polyglot":                    polyglot,
-		"truncated JPEG":                     jpg[:len(jpg)*2/3],
-		"JPEG without its end marker":        jpg[:len(jpg)-2],
-		"truncated PNG":                      pngImg[:len(pngImg)-20],
-		"PNG with a corrupt chunk":           corruptPNG,
-		"truncated GIF":                      gifImg[:len(gifImg)-40],
-		"truncated BMP":                      bmpImg[:len(bmpImg)-100],
-		"JPEG 35 pixels wide":                encoded(t, "jpeg", noise(35, 48, 5)),
-		"PNG 35 pixels high":                 encoded(t, "png", noise(48, 35, 6)),
-		"PNG 4097 pixels wide":               encoded(t, "png", noise(4097, 36, 7)),
-		"GIF 4097 pixels high":               encoded(t, "gif", noise(36, 4097, 8)),
+		"GIF/JS polyglot with a screen in range":  screenPolyglot,
+		"GIF with data after its trailer":         append(bytes.Clone(gifImg), []byte("/*"+strings.Repeat("x", 64))...),
+		"GIF whose first frame is 1×1":            gifWithFrame(t, 48, 48, 1, 1),
+		"GIF whose first frame leaves its screen": gifWithFrame(t, 48, 48, 60, 48),
+		"PNG with data after IEND":                append(bytes.Clone(pngImg), []byte("*/alert(1)")...),
+		"PNG signature followed by garbage":       append([]byte("\x89PNG\r\n\x1a\n"), garbage...),
+		"JPEG signature followed by garbage":      append([]byte("\xff\xd8\xff"), garbage...),
+		"GIF signature followed by garbage":       append([]byte("GIF89a"), garbage...),
+		"BMP signature followed by garbage":       append([]byte("BM"), garbage...),
+		"GIF/JS polyglot":                         polyglot,
+		"truncated JPEG":                          jpg[:len(jpg)*2/3],
+		"JPEG without its end marker":             jpg[:len(jpg)-2],
+		"truncated PNG":                           pngImg[:len(pngImg)-20],
+		"PNG with a corrupt chunk":                corruptPNG,
+		"truncated GIF":                           gifImg[:len(gifImg)-40],
+		"truncated BMP":                           bmpImg[:len(bmpImg)-100],
+		"JPEG 35 pixels wide":                     encoded(t, "jpeg", noise(35, 48, 5)),
+		"PNG 35 pixels high":                      encoded(t, "png", noise(48, 35, 6)),
+		"PNG 4097 pixels wide":                    encoded(t, "png", noise(4097, 36, 7)),
+		"GIF 4097 pixels high":                    encoded(t, "gif", noise(36, 4097, 8)),
 	}
 	ok = map[string][]byte{
 		"JPEG": jpg, "PNG": pngImg, "GIF": gifImg, "BMP": bmpImg,
-		"JPEG with data after its end marker": append(bytes.Clone(jpg), garbage...),
-		"PNG of 36×4096 pixels":               encoded(t, "png", noise(36, 4096, 9)),
+		"JPEG with data after its end marker":  append(bytes.Clone(jpg), garbage...),
+		"PNG of 36×4096 pixels":                encoded(t, "png", noise(36, 4096, 9)),
+		"GIF whose frame is its screen":        gifWithFrame(t, 48, 48, 48, 48),
+		"GIF whose frame is inside its screen": gifWithFrame(t, 60, 50, 48, 48),
 	}
 	for name, b := range bad {
 		if len(b) < minImageBytes {
@@ -83,6 +97,21 @@ func imageCases(t testing.TB) (bad map[string][]byte, ok map[string][]byte) {
 		}
 	}
 	return bad, ok
+}
+
+// gifWithFrame is a GIF whose logical screen is sw×sh and whose one frame is fw×fh.
+func gifWithFrame(t testing.TB, sw, sh, fw, fh int) []byte {
+	t.Helper()
+	b := encoded(t, "gif", noise(48, 48, 11))
+	i := bytes.IndexByte(b[13+3*256:], 0x2C) + 13 + 3*256 // after the global colour table, if any
+	if b[10]&0x80 == 0 {
+		i = bytes.IndexByte(b[13:], 0x2C) + 13
+	}
+	binary.LittleEndian.PutUint16(b[6:], uint16(sw))
+	binary.LittleEndian.PutUint16(b[8:], uint16(sh))
+	binary.LittleEndian.PutUint16(b[i+5:], uint16(fw))
+	binary.LittleEndian.PutUint16(b[i+7:], uint16(fh))
+	return b
 }
 
 func TestCheckImageContent(t *testing.T) {
