@@ -11,10 +11,18 @@ import (
 	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
-// faceError classifies a Face API failure. A 400 means the Face service judged the caller's input
-// (an image it cannot decode, say): the client hears the Face error code. Anything else is ours to
-// retry later, so the client sees 503 and the log keeps the detail.
+// faceError is a failed Face call the app shaped itself (reading or deleting a session by the id
+// it stored): whatever Face answered, a 400 included, it is not the client's doing, so the client
+// sees 503 upstream_unavailable and the log keeps the detail.
 func faceError(action string, err error) error {
+	return fmt.Errorf("%s: %w: %w", action, liveness.ErrUpstreamUnavailable, err)
+}
+
+// faceCreateError is a failed create, whose input the client shaped (the verify image, the device
+// correlation id). A 400 means Face judged that input (an image it cannot use, say): the client
+// hears 400 with the Face error code. Anything else is as faceError.
+func faceCreateError(err error) error {
+	const action = "create the Face session"
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
 		reason := "the Face service rejected the request"
@@ -25,5 +33,5 @@ func faceError(action string, err error) error {
 		}
 		return fmt.Errorf("%s: %w: %w", action, liveness.Invalid("", reason), err)
 	}
-	return fmt.Errorf("%s: %w: %w", action, liveness.ErrUpstreamUnavailable, err)
+	return faceError(action, err)
 }

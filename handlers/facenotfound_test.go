@@ -28,6 +28,8 @@ func TestFaceSessionNotFoundIsTheCodeNotTheStatus(t *testing.T) {
 		{"SessionNotFound under 410", http.StatusGone, "SessionNotFound", true},
 		{"a bare 404", http.StatusNotFound, "", false},
 		{"a 404 with another code", http.StatusNotFound, "ResourceNotFound", false},
+		// The app shaped the call (the stored id): a 400 is not the client's to fix.
+		{"a 400 with another code", http.StatusBadRequest, "BadArgument", false},
 	}
 	for _, tt := range tests {
 		for _, via := range []string{"CancelSession", "Reconcile"} {

@@ -125,7 +125,7 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		VerifyImage:         p.VerifyImage,
 	})
 	if err != nil {
-		return nil, faceError("create the Face session", err)
+		return nil, faceCreateError(err)
 	}
 	if !liveness.ValidSessionID(fs.ID) || fs.AuthToken == "" {
 		return nil, fmt.Errorf("face returned a session without a GUID id or token: %w", liveness.ErrUpstreamUnavailable)
