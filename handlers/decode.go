@@ -32,11 +32,13 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if int64(len(body)) > limit {
 		return nil, errPayloadTooLarge
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, nil
-	}
+	// Declared twice or as something else, the body is refused even when empty: the header is
+	// wrong whatever follows it.
 	if err := checkContentType(r); err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
 	}
 	if !utf8.Valid(body) {
 		// encoding/json would quietly turn each bad byte into U+FFFD: two different bodies would

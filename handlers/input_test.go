@@ -42,6 +42,8 @@ func inputKinds(t *testing.T) []badInput {
 		{name: "query malformed", path: "/api/sessions?note=%zz", body: `{}`, docAccepts: true},
 		{name: "GET query not UTF-8", method: "GET", path: "/api/sessions/" + guid + "?x=%C3", docAccepts: true},
 		{name: "DELETE query name not UTF-8", method: "DELETE", path: "/api/sessions/" + guid + "?%FE=1", docAccepts: true},
+		{name: "Health query not UTF-8", method: "GET", path: "/api/health?x=%FF", docAccepts: true},
+		unsupported(badInput{name: "charset latin1, empty body", header: map[string]string{"Content-Type": "application/json; charset=latin1"}, docAccepts: true}),
 		{name: "Content-Type not UTF-8", body: `{}`, header: map[string]string{"Content-Type": "application/json; x=\"\xff\""}, docAccepts: true},
 		unsupported(badInput{name: "charset latin1", body: `{}`, header: map[string]string{"Content-Type": "application/json; charset=latin1"}, docAccepts: true}),
 		unsupported(badInput{name: "charset ISO-8859-1", body: `{}`, header: map[string]string{"Content-Type": "application/json; charset=ISO-8859-1"}, docAccepts: true}),
@@ -54,6 +56,8 @@ func inputKinds(t *testing.T) []badInput {
 		{name: "Idempotency-Key empty", body: `{}`, lines: [][2]string{{"Idempotency-Key", ""}}},
 		{name: "Content-Type twice", body: `{}`, header: map[string]string{"Content-Type": ""},
 			lines: [][2]string{{"Content-Type", "application/json"}, {"Content-Type", "application/json"}}},
+		{name: "Content-Type twice, empty body", header: map[string]string{"Content-Type": ""}, docAccepts: true,
+			lines: [][2]string{{"Content-Type", "application/json"}, {"Content-Type", "application/json"}}},
 		{name: "Idempotency-Key with U+202E", body: `{}`, header: map[string]string{"Idempotency-Key": "key\u202e"}},
 		{name: "Idempotency-Key with C1", body: `{}`, header: map[string]string{"Idempotency-Key": "key\u0085"}},
 
@@ -62,6 +66,9 @@ func inputKinds(t *testing.T) []badInput {
 		{name: "returnUrl with NEL", body: "{\"returnUrl\":\"https://app.example.com/done\u0085\"}"},
 		{name: "verifyImage with a line break", body: `{"kind":"livenessWithVerify","verifyImage":"` + png + `\n"}`},
 		{name: "verifyImage with a bidi mark", body: `{"kind":"livenessWithVerify","verifyImage":"\u200e` + png + `"}`},
+		{name: "verifyImage with a leading space", body: `{"kind":"livenessWithVerify","verifyImage":" ` + png + `"}`},
+		{name: "verifyImage with a trailing space", body: `{"kind":"livenessWithVerify","verifyImage":"` + png + ` "}`},
+		{name: "returnUrl with a space", body: `{"returnUrl":"https://app.example.com/a b"}`},
 	}
 	// null is not "absent": api/openapi.yaml marks no field nullable.
 	for _, f := range []string{"kind", "mode", "externalReference", "deviceCorrelationId", "returnUrl", "ttlSeconds", "issueLink", "enableSessionImage"} {

@@ -17,7 +17,7 @@ func (s *Server) Handler() http.Handler {
 	// The host polls GET / until any response arrives, then keeps using it as a liveness probe.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 
-	mux.Handle("GET /api/health", s.returning(s.health))
+	mux.Handle("GET /api/health", s.returning(checkedInput(s.health)))
 	mux.Handle("POST /api/sessions", s.returning(checkedInput(s.orStarting(s.startSession))))
 	mux.Handle("GET /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.getSession))))
 	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.cancelSession))))

@@ -178,6 +178,9 @@ func checkReturnURL(raw string, allowed []string) (string, error) {
 	if len(raw) > maxReturnURL {
 		return "", liveness.Invalid(field, "must be at most 2048 characters")
 	}
+	if strings.ContainsRune(raw, ' ') { // url.Parse takes one; api/openapi.yaml's pattern does not
+		return "", liveness.Invalid(field, "must not contain spaces (percent-encode them as %20)")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
 		return "", liveness.Invalid(field, "must be an absolute https URL")
@@ -197,7 +200,7 @@ func checkReturnURL(raw string, allowed []string) (string, error) {
 
 func checkImage(b64 string) ([]byte, error) {
 	const field = "verifyImage"
-	img, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(b64))
+	img, err := base64.StdEncoding.Strict().DecodeString(b64) // no spaces: api/openapi.yaml's pattern has none
 	if err != nil {
 		return nil, liveness.Invalid(field, "must be base64")
 	}
