@@ -31,7 +31,13 @@ func settle(op string, err error, writeID string, reread func() (string, error))
 	switch {
 	case rerr == nil && rowWriteID == writeID:
 		return nil
-	case rerr == nil || errors.Is(err, liveness.ErrUpstreamUnavailable):
+	case rerr == nil:
+		return err
+	case errors.Is(err, liveness.ErrUpstreamUnavailable):
+		if re := upstream.Of(rerr); re != nil && !errors.Is(rerr, liveness.ErrNotFound) {
+			// Still a 503, with the re-read's answer (and its throttling hint) beside the write's.
+			return &undecided{cause: fmt.Errorf("%w; reading the row back: %v", err, rerr), answers: []error{err, re}}
+		}
 		return err
 	}
 	// Neither error is wrapped: their kinds (conflict, not found) would outrank the 503. Their

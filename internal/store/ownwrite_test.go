@@ -358,27 +358,29 @@ func TestWriteThatCannotTellIsUnavailable(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p := newProxied(t, nil)
-			w := tt.write
-			w.Fault = faultproxy.Lose
-			p.proxy.Inject(w)
-			// The re-read is throttled with a hint longer than the retry policy waits.
-			p.proxy.Inject(faultproxy.Rule{Method: "GET", Path: tt.read, Fault: faultproxy.Refuse, Times: 100,
-				Header: http.Header{"Retry-After": {"40"}}})
-			err := tt.act(t, p)
-			if p.proxy.Spoiled() < 2 {
-				t.Fatalf("%d exchanges spoiled, want the write and its re-read: the test proves nothing", p.proxy.Spoiled())
-			}
-			if !errors.Is(err, liveness.ErrUpstreamUnavailable) || errors.Is(err, liveness.ErrConflict) ||
-				errors.Is(err, liveness.ErrAlreadyExists) || errors.Is(err, liveness.ErrNotFound) {
-				t.Errorf("error = %v, want ErrUpstreamUnavailable and no other kind", err)
-			}
-			if got := upstream.RetryAfter(err); got != 40*time.Second {
-				t.Errorf("upstream.RetryAfter = %v, want the re-read's hint of 40s", got)
-			}
-		})
+		for _, lost := range []int{1, 100} { // the first answer (the retry meets the row), or every one
+			t.Run(fmt.Sprintf("%s/%d answers lost", tt.name, lost), func(t *testing.T) {
+				t.Parallel()
+				p := newProxied(t, nil)
+				w := tt.write
+				w.Fault, w.Times = faultproxy.Lose, lost
+				p.proxy.Inject(w)
+				// The re-read is throttled with a hint longer than the retry policy waits.
+				p.proxy.Inject(faultproxy.Rule{Method: "GET", Path: tt.read, Fault: faultproxy.Refuse, Times: 100,
+					Header: http.Header{"Retry-After": {"40"}}})
+				err := tt.act(t, p)
+				if p.proxy.Spoiled() < 2 {
+					t.Fatalf("%d exchanges spoiled, want the write and its re-read: the test proves nothing", p.proxy.Spoiled())
+				}
+				if !errors.Is(err, liveness.ErrUpstreamUnavailable) || errors.Is(err, liveness.ErrConflict) ||
+					errors.Is(err, liveness.ErrAlreadyExists) || errors.Is(err, liveness.ErrNotFound) {
+					t.Errorf("error = %v, want ErrUpstreamUnavailable and no other kind", err)
+				}
+				if got := upstream.RetryAfter(err); got != 40*time.Second {
+					t.Errorf("upstream.RetryAfter = %v, want the re-read's hint of 40s", got)
+				}
+			})
+		}
 	}
 }
 
