@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/store"
@@ -109,8 +110,8 @@ func TestStartSessionMeetsItsOwnEarlierWrite(t *testing.T) {
 	}
 }
 
-// When the session row cannot be written after the expiry index was, the start answers 503 and
-// deletes the Face session it created: no Face session (token, link) outlives a failed start.
+// When the session row cannot be written after Face created the session, the start answers 503
+// and deletes the Face session it created: no Face session (token, link) outlives a failed start.
 // The key is released, so that the same request goes through once the table is back.
 func TestStartDeletesTheFaceSessionWhenTheSessionRowFails(t *testing.T) {
 	for _, withKey := range []bool{true, false} {
@@ -180,6 +181,62 @@ func TestStartThatCannotTellLeavesNoSession(t *testing.T) {
 	} else if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
 		t.Errorf("Face session %s outlived the failed start", id)
 	}
+}
+
+// What a failed start cannot delete, nothing acts on: the session row comes before its expiry
+// entry, so a row left behind has none, and Reconcile never finishes or announces it — even past
+// its expiry. A start whose expiry entry fails deletes the row (and the Face session) instead.
+func TestAFailedStartLeavesNothingReconcileActsOn(t *testing.T) {
+	t.Run("row undecided and its deletion refused", func(t *testing.T) {
+		a := newApp(t, nil)
+		p := a.throughProxy(t)
+		p.Inject(faultproxy.Rule{Method: "POST", Body: `"RowKey":"session"`, Fault: faultproxy.Lose, Times: 100})
+		p.Inject(faultproxy.Rule{Method: "GET", Path: "RowKey='session'", Fault: faultproxy.Refuse, Times: 100})
+		p.Inject(faultproxy.Rule{Method: "DELETE", Fault: faultproxy.Refuse, Times: 100})
+		a.do("POST", "/api/sessions", []byte(`{"externalReference":"left behind","ttlSeconds":60}`), nil).
+			wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+		p.Clear()
+
+		var left string
+		for k := range a.rows() {
+			if strings.HasSuffix(k, "_expire") {
+				t.Errorf("expiry entry %s filed for a start that answered 503", k)
+			}
+			if id, ok := strings.CutSuffix(k, "/session"); ok {
+				left = id
+			}
+		}
+		if left == "" {
+			t.Fatal("no session row was left behind: the test proves nothing")
+		}
+		a.clock.Advance(24 * time.Hour)
+		a.reconcile()
+		sess, err := a.store.GetSession(t.Context(), left)
+		if err != nil {
+			t.Fatalf("GetSession: %v", err)
+		}
+		if sess.Status != liveness.StatusCreated {
+			t.Errorf("Reconcile finished the row a failed start left (%s), want it untouched", sess.Status)
+		}
+	})
+	t.Run("expiry entry refused", func(t *testing.T) {
+		a := newApp(t, nil)
+		p := a.throughProxy(t)
+		p.Inject(faultproxy.Rule{Method: "PUT", Path: "_expire'", Fault: faultproxy.Refuse, Times: 100})
+		a.do("POST", "/api/sessions", []byte(`{"externalReference":"no entry"}`), nil).
+			wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+		if p.Spoiled() == 0 {
+			t.Fatal("no expiry entry was refused: the test proves nothing")
+		}
+		for k := range a.rows() {
+			t.Errorf("row %s outlived a start that answered 503", k)
+		}
+		if tokens := a.stub.IssuedTokens(); len(tokens) != 1 {
+			t.Errorf("Face sessions created = %d, want 1", len(tokens))
+		} else if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
+			t.Errorf("Face session %s outlived the failed start", id)
+		}
+	})
 }
 
 // Reconcile's expiry commit (the Finalize transaction) whose answer is lost, or its revocation's

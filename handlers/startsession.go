@@ -110,8 +110,9 @@ func (s *Server) releaseKey(ctx context.Context, rec *liveness.IdempotencyRecord
 	}
 }
 
-// createSession creates the Face session, indexes its expiry and records it. When recording
-// fails the Face session is deleted again, so no session exists that the table does not know.
+// createSession creates the Face session, records it and indexes its expiry. When recording
+// fails the Face session is deleted again, so no session exists that the table does not know,
+// and what the table may hold of it is deleted or left inert (see discardRows).
 func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.Session, error) {
 	deviceID := p.DeviceCorrelationID
 	if deviceID == "" {
@@ -146,17 +147,21 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		ExpiresAt:           now.Add(time.Duration(p.TTLSeconds) * time.Second),
 		AuthToken:           fs.AuthToken,
 	}
-	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
-	if err := s.store.AddDue(ctx, due); err != nil {
-		s.discardFaceSession(ctx, sess)
-		return nil, fmt.Errorf("index the session: %w", err)
-	}
+	// The session row first, its expiry entry second: a row left by a start that failed before
+	// its entry (the client heard 503) is never picked up by Reconcile, so no event ever names a
+	// session its client was not told about. Only a session with its entry is answered.
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		s.discardFaceSession(ctx, sess)
 		if errors.Is(err, liveness.ErrUpstreamUnavailable) {
-			s.discardRows(ctx, sess, due) // the insert may have committed unseen
+			s.discardRows(ctx, sess, nil) // the insert may have committed unseen
 		}
 		return nil, fmt.Errorf("record the session: %w", err)
+	}
+	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
+	if err := s.store.AddDue(ctx, due); err != nil {
+		s.discardFaceSession(ctx, sess)
+		s.discardRows(ctx, sess, &due) // the upsert may have committed unseen
+		return nil, fmt.Errorf("index the session: %w", err)
 	}
 	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
 	return sess, nil
@@ -170,18 +175,21 @@ func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session)
 	}
 }
 
-// discardRows deletes what a failed start may have left in the table, best effort: the session
-// row and its expiry entry (Reconcile would otherwise finish, and announce, a session nobody was
-// told about).
-func (s *Server) discardRows(ctx context.Context, sess *liveness.Session, due liveness.DueItem) {
+// discardRows deletes what a failed start may have left in the table, best effort: its expiry
+// entry (when it got that far), then its session row. A row it cannot delete stays inert: without
+// its expiry entry Reconcile never finishes (or announces) it.
+func (s *Server) discardRows(ctx context.Context, sess *liveness.Session, due *liveness.DueItem) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := s.store.DiscardSession(ctx, sess.ID)
+	var err error
+	if due != nil {
+		err = s.store.DeleteDue(ctx, *due)
+	}
 	if err == nil {
-		err = s.store.DeleteDue(ctx, due)
+		err = s.store.DiscardSession(ctx, sess.ID)
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "rows of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+		s.log.WarnContext(ctx, "rows of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 	}
 }
 
