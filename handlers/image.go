@@ -133,10 +133,8 @@ func pngComplete(b []byte) error {
 }
 
 // gifComplete walks the blocks (extensions and images, each a run of sub-blocks) to the trailer,
-// which must end the file, and wants at least one image on the way. The first image is the one
-// Face reads, so its frame must be within Face's range and the logical screen: a GIF/JS polyglot
-// can spell any screen ("=\n1\n" is 2621×2609) around a 1×1 frame and put its script after the
-// trailer.
+// which must end the file, and wants at least one image on the way, each inside the screen and
+// the first the whole screen (see frameFits).
 func gifComplete(b []byte) error {
 	i := 13 // header and logical screen descriptor
 	if len(b) < i {
@@ -172,7 +170,7 @@ func gifComplete(b []byte) error {
 			if i+10 > len(b) {
 				return errIncomplete
 			}
-			if images == 0 && !firstFrameFits(b, i) {
+			if !frameFits(b, i, images == 0) {
 				return errIncomplete
 			}
 			flags := b[i+9]
@@ -192,13 +190,18 @@ func gifComplete(b []byte) error {
 	return errIncomplete
 }
 
-// firstFrameFits reports whether the image descriptor at i (left, top, width, height) is within
-// Face's range and inside the logical screen.
-func firstFrameFits(b []byte, i int) bool {
+// frameFits reports whether the image descriptor at i (left, top, width, height) lies inside
+// the logical screen, as Go's own decoder requires of every frame. The first frame, the one Face
+// reads, must also be the whole screen: then the screen's size is the image's, and a polyglot
+// cannot spell a screen in range ("=\n1\n" is 2621×2609) around a small frame.
+func frameFits(b []byte, i int, first bool) bool {
 	screenW, screenH := int(binary.LittleEndian.Uint16(b[6:])), int(binary.LittleEndian.Uint16(b[8:]))
 	left, top := int(binary.LittleEndian.Uint16(b[i+1:])), int(binary.LittleEndian.Uint16(b[i+3:]))
 	w, h := int(binary.LittleEndian.Uint16(b[i+5:])), int(binary.LittleEndian.Uint16(b[i+7:]))
-	return w >= minImageSide && h >= minImageSide && left+w <= screenW && top+h <= screenH
+	if first {
+		return left == 0 && top == 0 && w == screenW && h == screenH
+	}
+	return left+w <= screenW && top+h <= screenH
 }
 
 // bmpComplete checks the pixel array the headers describe lies within the file (the layouts

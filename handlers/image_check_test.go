@@ -63,33 +63,34 @@ func imageCases(t testing.TB) (bad map[string][]byte, ok map[string][]byte) {
 	screenPolyglot := append([]byte("GIF89a=\n1\n"), frame[10:]...)
 	screenPolyglot = append(screenPolyglot, []byte("*/\nalert('polyglot')"+strings.Repeat(" ", 1024))...)
 	bad = map[string][]byte{
-		"GIF/JS polyglot with a screen in range":  screenPolyglot,
-		"GIF with data after its trailer":         append(bytes.Clone(gifImg), []byte("/*"+strings.Repeat("x", 64))...),
-		"GIF whose first frame is 1×1":            gifWithFrame(t, 48, 48, 1, 1),
-		"GIF whose first frame leaves its screen": gifWithFrame(t, 48, 48, 60, 48),
-		"PNG with data after IEND":                append(bytes.Clone(pngImg), []byte("*/alert(1)")...),
-		"PNG signature followed by garbage":       append([]byte("\x89PNG\r\n\x1a\n"), garbage...),
-		"JPEG signature followed by garbage":      append([]byte("\xff\xd8\xff"), garbage...),
-		"GIF signature followed by garbage":       append([]byte("GIF89a"), garbage...),
-		"BMP signature followed by garbage":       append([]byte("BM"), garbage...),
-		"GIF/JS polyglot":                         polyglot,
-		"truncated JPEG":                          jpg[:len(jpg)*2/3],
-		"JPEG without its end marker":             jpg[:len(jpg)-2],
-		"truncated PNG":                           pngImg[:len(pngImg)-20],
-		"PNG with a corrupt chunk":                corruptPNG,
-		"truncated GIF":                           gifImg[:len(gifImg)-40],
-		"truncated BMP":                           bmpImg[:len(bmpImg)-100],
-		"JPEG 35 pixels wide":                     encoded(t, "jpeg", noise(35, 48, 5)),
-		"PNG 35 pixels high":                      encoded(t, "png", noise(48, 35, 6)),
-		"PNG 4097 pixels wide":                    encoded(t, "png", noise(4097, 36, 7)),
-		"GIF 4097 pixels high":                    encoded(t, "gif", noise(36, 4097, 8)),
+		"GIF/JS polyglot with a screen in range":   screenPolyglot,
+		"GIF with data after its trailer":          append(bytes.Clone(gifImg), []byte("/*"+strings.Repeat("x", 64))...),
+		"GIF whose first frame is 1×1":             gifWithFrame(t, 48, 48, 1, 1),
+		"GIF whose first frame leaves its screen":  gifWithFrame(t, 48, 48, 60, 48),
+		"GIF whose first frame is not its screen":  gifWithFrame(t, 60, 50, 48, 48),
+		"GIF whose second frame leaves its screen": secondFrameOutside(t),
+		"PNG with data after IEND":                 append(bytes.Clone(pngImg), []byte("*/alert(1)")...),
+		"PNG signature followed by garbage":        append([]byte("\x89PNG\r\n\x1a\n"), garbage...),
+		"JPEG signature followed by garbage":       append([]byte("\xff\xd8\xff"), garbage...),
+		"GIF signature followed by garbage":        append([]byte("GIF89a"), garbage...),
+		"BMP signature followed by garbage":        append([]byte("BM"), garbage...),
+		"GIF/JS polyglot":                          polyglot,
+		"truncated JPEG":                           jpg[:len(jpg)*2/3],
+		"JPEG without its end marker":              jpg[:len(jpg)-2],
+		"truncated PNG":                            pngImg[:len(pngImg)-20],
+		"PNG with a corrupt chunk":                 corruptPNG,
+		"truncated GIF":                            gifImg[:len(gifImg)-40],
+		"truncated BMP":                            bmpImg[:len(bmpImg)-100],
+		"JPEG 35 pixels wide":                      encoded(t, "jpeg", noise(35, 48, 5)),
+		"PNG 35 pixels high":                       encoded(t, "png", noise(48, 35, 6)),
+		"PNG 4097 pixels wide":                     encoded(t, "png", noise(4097, 36, 7)),
+		"GIF 4097 pixels high":                     encoded(t, "gif", noise(36, 4097, 8)),
 	}
 	ok = map[string][]byte{
 		"JPEG": jpg, "PNG": pngImg, "GIF": gifImg, "BMP": bmpImg,
-		"JPEG with data after its end marker":  append(bytes.Clone(jpg), garbage...),
-		"PNG of 36×4096 pixels":                encoded(t, "png", noise(36, 4096, 9)),
-		"GIF whose frame is its screen":        gifWithFrame(t, 48, 48, 48, 48),
-		"GIF whose frame is inside its screen": gifWithFrame(t, 60, 50, 48, 48),
+		"JPEG with data after its end marker": append(bytes.Clone(jpg), garbage...),
+		"PNG of 36×4096 pixels":               encoded(t, "png", noise(36, 4096, 9)),
+		"GIF whose frame is its screen":       gifWithFrame(t, 48, 48, 48, 48),
 	}
 	for name, b := range bad {
 		if len(b) < minImageBytes {
@@ -112,6 +113,20 @@ func gifWithFrame(t testing.TB, sw, sh, fw, fh int) []byte {
 	binary.LittleEndian.PutUint16(b[i+5:], uint16(fw))
 	binary.LittleEndian.PutUint16(b[i+7:], uint16(fh))
 	return b
+}
+
+// secondFrameOutside is a valid 48×48 GIF followed by a second frame far outside its screen,
+// which Go's decoder refuses ("frame bounds larger than image bounds").
+func secondFrameOutside(t testing.TB) []byte {
+	t.Helper()
+	b := encoded(t, "gif", noise(48, 48, 12))
+	frame := []byte{0x2C, 0x60, 0xEA, 0, 0, 0xE8, 0xFD, 48, 0, 0} // left 60000, width 65000
+	frame = append(frame, 2, 2, 0x4C, 0x01, 0)                    // LZW minimum code size, one sub-block
+	out := append(append(bytes.Clone(b[:len(b)-1]), frame...), 0x3B)
+	if _, err := gif.DecodeAll(bytes.NewReader(out)); err == nil {
+		t.Fatal("Go's GIF decoder reads the second frame outside the screen: the fixture proves nothing")
+	}
+	return out
 }
 
 func TestCheckImageContent(t *testing.T) {
