@@ -15,6 +15,11 @@ import (
 // it stored): whatever Face answered, a 400 included, it is not the client's doing, so the client
 // sees 503 upstream_unavailable and the log keeps the detail.
 func faceError(action string, err error) error {
+	if errors.Is(err, liveness.ErrInvalidRequest) {
+		// The Face client refused, before sending, an id the app itself stored: the app's fault
+		// (a damaged row), neither the client's nor Face's — a 500, with the detail in the log.
+		return fmt.Errorf("%s: the app's own call was refused: %v", action, err)
+	}
 	return fmt.Errorf("%s: %w: %w", action, liveness.ErrUpstreamUnavailable, err)
 }
 

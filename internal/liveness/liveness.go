@@ -44,6 +44,9 @@ const (
 	StatusCanceled   Status = "canceled"
 )
 
+// Valid reports whether s is one of the states of design §4.
+func (s Status) Valid() bool { return s == StatusCreated || s == StatusLinkIssued || s.Final() }
+
 // Final reports whether s never changes again.
 func (s Status) Final() bool {
 	switch s {

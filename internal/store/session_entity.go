@@ -99,6 +99,9 @@ func encodeSession(sess *liveness.Session, writeID string) ([]byte, error) {
 }
 
 func checkSession(sess *liveness.Session) error {
+	if !sess.Kind.Valid() || !sess.Mode.Valid() || !sess.Status.Valid() {
+		return fmt.Errorf("kind %.20q, mode %.20q or status %.20q is not one of the domain's", sess.Kind, sess.Mode, sess.Status)
+	}
 	strs := []struct{ field, v string }{
 		{"kind", string(sess.Kind)}, {"mode", string(sess.Mode)}, {"status", string(sess.Status)},
 		{"externalReference", sess.ExternalReference}, {"deviceCorrelationId", sess.DeviceCorrelationID},
@@ -134,6 +137,13 @@ func decodeSession(data []byte, etag string) (*liveness.Session, string, error) 
 	var e sessionEntity
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, "", fmt.Errorf("session row: %w", err)
+	}
+	// A row this app did not write (or a damaged one) is refused, not shown as a session: its
+	// empty or unknown fields would break every answer that shows it.
+	if !liveness.ValidSessionID(e.PartitionKey) || e.RowKey != rowSession || !liveness.Kind(e.Kind).Valid() ||
+		!liveness.Mode(e.Mode).Valid() || !liveness.Status(e.Status).Valid() {
+		return nil, "", fmt.Errorf("session row %.40q is not one this app writes (kind %.20q, mode %.20q, status %.20q)",
+			e.PartitionKey, e.Kind, e.Mode, e.Status)
 	}
 	sess := &liveness.Session{
 		ID:                  e.PartitionKey,

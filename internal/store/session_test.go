@@ -68,7 +68,7 @@ func TestFullSessionSetsEveryField(t *testing.T) {
 
 func TestSessionRoundTrip(t *testing.T) {
 	f := newFixture(t, nil)
-	minimal := &liveness.Session{ID: uuid.NewString(), Status: liveness.StatusCreated}
+	minimal := &liveness.Session{ID: uuid.NewString(), Kind: liveness.KindLiveness, Mode: liveness.ModePassive, Status: liveness.StatusCreated}
 	plainOutcome := newSession()
 	plainOutcome.Outcome = &liveness.Outcome{Decision: "spoofface", AttemptCount: 1, ModelVersion: "v1"}
 	emptyParts := newSession()
@@ -76,7 +76,7 @@ func TestSessionRoundTrip(t *testing.T) {
 
 	for name, sess := range map[string]*liveness.Session{
 		"every field":                                fullSession(),
-		"only id and status":                         minimal,
+		"only what every session has":                minimal,
 		"outcome without failure or verify":          plainOutcome,
 		"empty outcome, failure, whole confidence 1": emptyParts,
 	} {
@@ -139,6 +139,36 @@ func TestCreateSessionTwiceIsAlreadyExists(t *testing.T) {
 	}
 	if got, _ := f.store.GetSession(t.Context(), sess.ID); got == nil || got.Status != liveness.StatusCreated {
 		t.Errorf("the losing CreateSession changed the session: %s", dump(got))
+	}
+}
+
+// A session row this app did not write (a foreign or damaged one) is an error, never a session
+// with empty or unknown fields, and never an error of a kind a client caused or could fix.
+func TestForeignSessionRowsAreRefused(t *testing.T) {
+	f := newFixture(t, nil)
+	for name, row := range map[string]map[string]any{
+		"empty":          {},
+		"unknown status": {"Kind": "liveness", "Mode": "Passive", "Status": "paused"},
+		"unknown kind":   {"Kind": "other", "Mode": "Passive", "Status": "created"},
+		"no mode":        {"Kind": "liveness", "Status": "created"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := uuid.NewString()
+			row["PartitionKey"], row["RowKey"] = id, rowSession
+			b, _ := json.Marshal(row)
+			if _, err := f.raw.AddEntity(t.Context(), b, nil); err != nil {
+				t.Fatalf("AddEntity: %v", err)
+			}
+			sess, err := f.store.GetSession(t.Context(), id)
+			if err == nil {
+				t.Fatalf("GetSession = %+v, want an error", sess)
+			}
+			for _, kind := range []error{liveness.ErrNotFound, liveness.ErrInvalidRequest, liveness.ErrConflict, liveness.ErrUpstreamUnavailable} {
+				if errors.Is(err, kind) {
+					t.Errorf("GetSession = %v, which is %v", err, kind)
+				}
+			}
+		})
 	}
 }
 
