@@ -16,6 +16,7 @@ import (
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/testing/fakeclock"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 // healthOf is what GET /api/health answers: status code and body, held to the API description.
@@ -132,6 +133,10 @@ func TestHealthFaceSignal(t *testing.T) {
 		{"refused input does not end it", append(repeat(failing, faceFailuresToDegrade), liveness.Invalid("mode", "required")), 0, nil, 200, "degraded"},
 		{"the table down wins", repeat(failing, faceFailuresToDegrade), 0, errors.New("table down"), 503, "unavailable"},
 		{"the table down alone", nil, 0, errors.New("table down"), 503, "unavailable"},
+		{"the table throttles (429)", nil, 0, tableAnswer(429, "TooManyRequests"), 200, "degraded"},
+		{"the table is busy (503 ServerBusy)", nil, 0, tableAnswer(503, "ServerBusy"), 200, "degraded"},
+		{"the table fails (503 otherwise)", nil, 0, tableAnswer(503, "ServiceUnavailable"), 503, "unavailable"},
+		{"the table fails (500)", nil, 0, tableAnswer(500, "InternalError"), 503, "unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +155,12 @@ func TestHealthFaceSignal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tableAnswer is the store's error for a table answer of status and code.
+func tableAnswer(status int, code string) error {
+	return fmt.Errorf("store: ping: %w: %w", liveness.ErrUpstreamUnavailable,
+		upstream.Redact(&azcore.ResponseError{StatusCode: status, ErrorCode: code}))
 }
 
 func repeat(err error, n int) []error {

@@ -153,12 +153,14 @@ func checkedInput(h handlerFunc) handlerFunc {
 		if !utf8.ValidString(r.URL.Path) {
 			return liveness.Invalid("path", "must be valid UTF-8")
 		}
-		query, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return liveness.Invalid("query", "is malformed")
-		}
-		for k, vs := range query {
-			if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(vs, "")) {
+		// Each component decoded on its own: url.ParseQuery would also refuse a ";", which is the
+		// client's business (the app reads no query parameter; the host may add ?code=).
+		for part := range strings.SplitSeq(r.URL.RawQuery, "&") {
+			text, err := url.QueryUnescape(part)
+			if err != nil {
+				return liveness.Invalid("query", "is malformed")
+			}
+			if !utf8.ValidString(text) {
 				return liveness.Invalid("query", "must be valid UTF-8")
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
@@ -333,4 +335,64 @@ func TestBadQueryIsNotEchoed(t *testing.T) {
 	a := newApp(t, nil)
 	r := a.do("POST", "/api/sessions?code="+url.QueryEscape(a.functionKey)+"&x=%FF", []byte(`{}`), nil)
 	r.wantProblem(t, http.StatusBadRequest, "invalid_request")
+}
+
+// A client that hangs up mid-body is logged as gone (WARN, clientGone), not as the author of a
+// bad request; a chunked request, which the app itself answers without its body, is not.
+func TestAClientThatHangsUpMidBodyIsLoggedAsGone(t *testing.T) {
+	a := newApp(t, nil)
+	// The handler alone on a real server: the tests' contract middleware buffers request bodies.
+	hs := httptest.NewServer(a.srv.Handler())
+	defer hs.Close()
+	host := strings.TrimPrefix(hs.URL, "http://")
+	send := func(path, head string, then func(net.Conn)) string {
+		inv := uuid.NewString()
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+			"X-Azure-Functions-InvocationId: %s\r\n%s\r\n", path, host, inv, head)
+		then(conn)
+		return inv
+	}
+	lineOf := func(inv string) logLine {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if lines := a.linesOf(t, inv); len(lines) == 1 {
+				return lines[0]
+			}
+		}
+		t.Fatalf("no request line for invocation %s", inv)
+		return nil
+	}
+
+	gone := lineOf(send("/api/sessions", "Content-Length: 100\r\n", func(c net.Conn) {
+		io.WriteString(c, `{"externalRef`)
+		c.(*net.TCPConn).CloseWrite() // and then nothing: the client is gone
+		io.Copy(io.Discard, c)
+	}))
+	if gone["level"] != "WARN" || gone["clientGone"] != true {
+		t.Errorf("hang-up mid-body logged as %v, want WARN with clientGone", gone)
+	}
+
+	for _, path := range []string{"/api/sessions", "/Reconcile"} {
+		chunked := lineOf(send(path, "Transfer-Encoding: chunked\r\n", func(c net.Conn) { io.Copy(io.Discard, c) }))
+		if _, ok := chunked["clientGone"]; ok {
+			t.Errorf("chunked POST %s logged as %v, want no clientGone: the app cut it short itself", path, chunked)
+		}
+	}
+}
+
+// A query the app does not read is the client's business as long as it is UTF-8 text: a ";"
+// (which url.ParseQuery refuses) is no reason to refuse a request.
+func TestASemicolonInTheQueryIsAccepted(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"externalReference":"semicolon"}`)
+	for _, path := range []string{"/api/health?a=1;b=2", "/api/sessions/" + v.SessionID + "?a=1;b=2&code=x;y"} {
+		if r := a.do("GET", path, nil, nil); r.status != http.StatusOK {
+			t.Errorf("GET %s = %d %s, want 200", path, r.status, r.body)
+		}
+	}
 }

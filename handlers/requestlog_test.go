@@ -328,3 +328,18 @@ func TestAFailedStartNamesTheFaceSession(t *testing.T) {
 		t.Errorf("sessionId = %q on the failed start's line, want the Face session's id", id)
 	}
 }
+
+// An idempotent replay whose session cannot be read names that session on its line all the same.
+func TestAReplayThatFailsNamesItsSession(t *testing.T) {
+	a := newApp(t, nil)
+	p := a.throughProxy(t)
+	key := map[string]string{"Idempotency-Key": "replay-" + randomHex(t, 8)}
+	first := a.do("POST", "/api/sessions", []byte(`{"externalReference":"replayed"}`), key).session(t)
+	p.Inject(faultproxy.Rule{Method: "GET", Path: "RowKey='session'", Fault: faultproxy.Refuse, Times: 100})
+	key["X-Azure-Functions-InvocationId"] = uuid.NewString()
+	a.do("POST", "/api/sessions", []byte(`{"externalReference":"replayed"}`), key).
+		wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	if got := a.onlyLine(t, key["X-Azure-Functions-InvocationId"])["sessionId"]; got != first.SessionID {
+		t.Errorf("sessionId = %v on the failed replay's line, want %s", got, first.SessionID)
+	}
+}

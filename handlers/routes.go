@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -99,7 +98,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if note.err != nil {
 			attrs = append(attrs, slog.String("code", note.code), slog.String("error", oneLine(note.err.Error())),
 				upstream.Attr(note.err))
-			if errors.Is(note.err, context.Canceled) && r.Context().Err() != nil {
+			// A request whose context ended while its body was framed (never one the app cut short
+			// itself: see unframedBodies) lost its client.
+			if r.Context().Err() != nil && r.ContentLength >= 0 {
 				// The client hung up before the answer: not the app failing at its part.
 				level = slog.LevelWarn
 				attrs = append(attrs, slog.Bool("clientGone", true))

@@ -95,6 +95,7 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 		case existing.SessionID == "":
 			return nil, false, liveness.ErrIdempotencyInFlight
 		default:
+			noteSession(ctx, existing.SessionID) // the replay's line names it, even if the read fails
 			sess, err := s.store.GetSession(ctx, existing.SessionID)
 			return sess, false, err
 		}
