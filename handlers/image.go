@@ -66,13 +66,18 @@ func checkImageContent(b []byte) error {
 		return liveness.Invalid(field, fmt.Sprintf("must be %d to %d pixels wide and high (is %d×%d)",
 			minImageSide, maxImageSide, cfg.Width, cfg.Height))
 	}
-	if whole(b) != nil {
+	if err := whole(b); errors.Is(err, errFrameNotScreen) {
+		return liveness.Invalid(field, "must be a GIF whose first frame fills its screen (crop it to the frame)")
+	} else if err != nil {
 		return liveness.Invalid(field, "is not a complete "+name+" image (truncated or corrupt)")
 	}
 	return nil
 }
 
-var errIncomplete = errors.New("incomplete image")
+var (
+	errIncomplete     = errors.New("incomplete image")
+	errFrameNotScreen = errors.New("the first frame is not the whole screen")
+)
 
 // jpegComplete walks the segments to the first scan and finds the end-of-image marker after it.
 // Inside entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so FF D9 there
@@ -171,6 +176,9 @@ func gifComplete(b []byte) error {
 				return errIncomplete
 			}
 			if !frameFits(b, i, images == 0) {
+				if images == 0 {
+					return errFrameNotScreen
+				}
 				return errIncomplete
 			}
 			flags := b[i+9]

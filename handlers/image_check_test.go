@@ -129,6 +129,14 @@ func secondFrameOutside(t testing.TB) []byte {
 	return out
 }
 
+// A GIF on a larger screen than its first frame (a crop that kept its canvas) is told how to fix it.
+func TestAGIFFrameSmallerThanItsScreenIsExplained(t *testing.T) {
+	err := checkImageContent(gifWithFrame(t, 60, 50, 48, 48))
+	if err == nil || !strings.Contains(err.Error(), "first frame fills its screen") {
+		t.Errorf("checkImageContent = %v, want the first-frame rule named", err)
+	}
+}
+
 func TestCheckImageContent(t *testing.T) {
 	bad, ok := imageCases(t)
 	for name, b := range bad {

@@ -219,6 +219,32 @@ func TestAFailedStartLeavesNothingReconcileActsOn(t *testing.T) {
 			t.Errorf("Reconcile finished the row a failed start left (%s), want it untouched", sess.Status)
 		}
 	})
+	t.Run("expiry entry undecided and its deletion refused", func(t *testing.T) {
+		a := newApp(t, nil)
+		p := a.throughProxy(t)
+		p.Inject(faultproxy.Rule{Method: "PUT", Path: "_expire'", Fault: faultproxy.Lose, Times: 100})
+		p.Inject(faultproxy.Rule{Method: "DELETE", Path: "_expire'", Fault: faultproxy.Refuse, Times: 100})
+		a.do("POST", "/api/sessions", []byte(`{"externalReference":"entry left","ttlSeconds":60}`), nil).
+			wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+		p.Clear()
+		entry := false
+		for k := range a.rows() {
+			entry = entry || strings.HasSuffix(k, "_expire")
+			if strings.HasSuffix(k, "/session") {
+				t.Errorf("session row %s outlived a start that answered 503", k)
+			}
+		}
+		if !entry {
+			t.Fatal("no expiry entry was left behind: the test proves nothing")
+		}
+		a.clock.Advance(24 * time.Hour)
+		a.reconcile()
+		for k := range a.rows() {
+			if strings.HasSuffix(k, "/event") || strings.HasSuffix(k, "_announce") || strings.HasSuffix(k, "/session") {
+				t.Errorf("Reconcile acted on a start that answered 503: row %s", k)
+			}
+		}
+	})
 	t.Run("expiry entry refused", func(t *testing.T) {
 		a := newApp(t, nil)
 		p := a.throughProxy(t)

@@ -176,21 +176,22 @@ func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session)
 	}
 }
 
-// discardRows deletes what a failed start may have left in the table, best effort: its expiry
-// entry (when it got that far), then its session row. A row it cannot delete stays inert: without
-// its expiry entry Reconcile never finishes (or announces) it.
+// discardRows deletes what a failed start may have left in the table, best effort: its session
+// row, and its expiry entry when it got that far. A row it cannot delete stays inert when its
+// entry is gone (or never written): Reconcile never finishes (or announces) it.
 func (s *Server) discardRows(ctx context.Context, sess *liveness.Session, due *liveness.DueItem) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	var err error
-	if due != nil {
-		err = s.store.DeleteDue(ctx, *due)
+	// The row first and whatever becomes of the entry: an entry without its row is dropped by
+	// Reconcile, a row without its entry is never acted on; only both left would be.
+	if err := s.store.DiscardSession(ctx, sess.ID); err != nil {
+		s.log.WarnContext(ctx, "session row of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 	}
-	if err == nil {
-		err = s.store.DiscardSession(ctx, sess.ID)
+	if due == nil {
+		return
 	}
-	if err != nil {
-		s.log.WarnContext(ctx, "rows of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+	if err := s.store.DeleteDue(ctx, *due); err != nil {
+		s.log.WarnContext(ctx, "expiry entry of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 	}
 }
 
