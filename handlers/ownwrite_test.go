@@ -141,13 +141,7 @@ func TestStartDeletesTheFaceSessionWhenTheSessionRowFails(t *testing.T) {
 					t.Errorf("row %s outlived the failed start", k)
 				}
 			}
-			tokens := a.stub.IssuedTokens()
-			if len(tokens) != 1 {
-				t.Fatalf("Face sessions created = %d, want 1", len(tokens))
-			}
-			if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
-				t.Errorf("Face session %s outlived the failed start", id)
-			}
+			a.wantTheFaceSessionGone(t)
 
 			p.Clear()
 			if r := a.do("POST", "/api/sessions", body, header); r.status != http.StatusCreated {
@@ -176,11 +170,7 @@ func TestStartThatCannotTellLeavesNoSession(t *testing.T) {
 			t.Errorf("row %s outlived a start that answered 503", k)
 		}
 	}
-	if tokens := a.stub.IssuedTokens(); len(tokens) != 1 {
-		t.Errorf("Face sessions created = %d, want 1", len(tokens))
-	} else if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
-		t.Errorf("Face session %s outlived the failed start", id)
-	}
+	a.wantTheFaceSessionGone(t)
 }
 
 // What a failed start cannot delete, nothing acts on: the session row comes before its expiry
@@ -257,11 +247,7 @@ func TestAFailedStartLeavesNothingReconcileActsOn(t *testing.T) {
 		for k := range a.rows() {
 			t.Errorf("row %s outlived a start that answered 503", k)
 		}
-		if tokens := a.stub.IssuedTokens(); len(tokens) != 1 {
-			t.Errorf("Face sessions created = %d, want 1", len(tokens))
-		} else if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
-			t.Errorf("Face session %s outlived the failed start", id)
-		}
+		a.wantTheFaceSessionGone(t)
 	})
 }
 
@@ -299,5 +285,17 @@ func TestReconcileMeetsItsOwnEarlierWrite(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// wantTheFaceSessionGone fails t unless the one Face session the test's start created is gone.
+func (a *app) wantTheFaceSessionGone(t *testing.T) {
+	t.Helper()
+	tokens := a.stub.IssuedTokens()
+	if len(tokens) != 1 {
+		t.Fatalf("Face sessions created = %d, want 1", len(tokens))
+	}
+	if id, _, ok := a.stub.SessionByToken(tokens[0]); ok {
+		t.Errorf("Face session %s outlived the failed start", id)
 	}
 }
