@@ -66,11 +66,17 @@ func MessageID(sessionID string, status liveness.Status) string {
 	return sessionID + "/" + string(status)
 }
 
-// New builds the event for a session that has reached a final state.
+// New builds the event for a session that has reached a final state. It refuses an id that
+// NewMessage could not send (longer than MaxMessageIDLength), so that no unsendable event is ever
+// committed to the outbox.
 func New(s *liveness.Session, source string) (*CloudEvent, error) {
 	typ, ok := typeByStatus[s.Status]
 	if !ok {
 		return nil, errors.New("events: session is not in a final state")
+	}
+	id := MessageID(s.ID, s.Status)
+	if err := checkIDLength(id); err != nil {
+		return nil, err
 	}
 	d := Data{
 		SessionID:         s.ID,
@@ -94,7 +100,7 @@ func New(s *liveness.Session, source string) (*CloudEvent, error) {
 	}
 	return &CloudEvent{
 		SpecVersion:     "1.0",
-		ID:              MessageID(s.ID, s.Status),
+		ID:              id,
 		Source:          source,
 		Type:            typ,
 		Subject:         s.ID,

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,18 @@ func TestMarshalRejectsOpenSession(t *testing.T) {
 		if _, err := Marshal(&liveness.Session{Status: st}, "https://x"); err == nil {
 			t.Errorf("Marshal accepted a session in state %s", st)
 		}
+	}
+}
+
+// TestMarshalRefusesUnsendableID: an event whose id Service Bus would refuse is never built, so it
+// never reaches the outbox.
+func TestMarshalRefusesUnsendableID(t *testing.T) {
+	s := liveness.Session{ID: strings.Repeat("a", 128-len("/canceled")+1), Kind: liveness.KindLiveness, Status: liveness.StatusCanceled}
+	if _, err := Marshal(&s, "https://x"); !errors.Is(err, ErrMessageIDTooLong) {
+		t.Errorf("Marshal of a %d-character id = %v, want ErrMessageIDTooLong", len(MessageID(s.ID, s.Status)), err)
+	}
+	s.ID = strings.Repeat("a", 128-len("/canceled")) // exactly the limit
+	if _, err := Marshal(&s, "https://x"); err != nil {
+		t.Errorf("Marshal of a %d-character id: %v", len(MessageID(s.ID, s.Status)), err)
 	}
 }
