@@ -288,16 +288,25 @@ container.on('message', (context) => {
   context.delivery.update(true, rhea.message.accepted().described());
 });
 
-// Settlements from client receivers; every one is settled back (rcv-settle-mode second).
+// Settlements from client receivers; every one is settled back (rcv-settle-mode second). A
+// settlement of a message whose lock has gone (expired, or already settled) is refused the way
+// Service Bus refuses it, so the SDK reports ErrLockLost.
+const lockLost = rhea.message.rejected({
+  error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock on the message has expired or was already released.' },
+}).described();
 function settle(context, apply) {
   const lock = context.delivery.lock;
-  if (lock) apply(lock.link.queue, lock);
-  context.delivery.update(true);
+  if (lock && !lock.settled) {
+    apply(lock.link.queue, lock);
+    context.delivery.update(true);
+    return;
+  }
+  context.delivery.update(true, lock ? lockLost : undefined);
 }
 container.on('accepted', (context) => settle(context, (q, lock) => q.complete(lock)));
-// azservicebus's AbandonMessage arrives as released; Service Bus counts both as an abandon.
+// modified (azservicebus's AbandonMessage) arrives here too: rhea's senders treat modified as
+// released. Service Bus counts both as an abandon.
 container.on('released', (context) => settle(context, (q, lock) => q.release(lock, 'abandoned')));
-container.on('modified', (context) => settle(context, (q, lock) => q.release(lock, 'abandoned')));
 container.on('rejected', (context) =>
   settle(context, (q, lock) => {
     if (!q.complete(lock)) return;

@@ -3,6 +3,7 @@ package servicebus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/Azure/go-amqp"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/liveness-quicklink/functions/internal/testing/services"
@@ -332,6 +334,10 @@ func TestLockExpiryRedelivers(t *testing.T) {
 		t.Errorf("locked until %v from now, want within the one-second lock", d)
 	}
 	again := receiveOne(t, r) // waits out the lock
+	var sbErr *azservicebus.Error
+	if err := r.CompleteMessage(bounded(t), first, nil); !errors.As(err, &sbErr) || sbErr.Code != azservicebus.CodeLockLost {
+		t.Errorf("CompleteMessage after the lock expired = %v, want an azservicebus.Error with code %s", err, azservicebus.CodeLockLost)
+	}
 	if again.MessageID != "q3" || again.DeliveryCount != 2 {
 		t.Errorf("after the lock expired: %q with delivery count %d, want q3 with 2", again.MessageID, again.DeliveryCount)
 	}
@@ -358,4 +364,32 @@ func TestRestartOnSamePort(t *testing.T) {
 	t.Cleanup(func() { _ = again.Stop() })
 	send(t, client, topic, event("s9/canceled", true))
 	checkCounters(t, again, map[string]services.Counters{topic: {Accepted: 1}})
+}
+
+// TestReceiveAndDelete: a pre-settled delivery is gone once received.
+func TestReceiveAndDelete(t *testing.T) {
+	sb, client := start(t, nil)
+	send(t, client, topic, event("s10/canceled", true))
+	r := receiver(t, client, "all", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	if m := receiveOne(t, r); m.MessageID != "s10/canceled" || m.DeliveryCount != 1 {
+		t.Errorf("received %q with delivery count %d, want s10/canceled with 1", m.MessageID, m.DeliveryCount)
+	}
+	checkCounters(t, sb, map[string]services.Counters{
+		topic + "/Subscriptions/all": {Accepted: 1, Delivered: 1, Completed: 1},
+	})
+}
+
+// TestUnknownEntityIsRefused: a send to an entity the entities file does not name fails with
+// Service Bus's not-found, not a hang.
+func TestUnknownEntityIsRefused(t *testing.T) {
+	_, client := start(t, nil)
+	s, err := client.NewSender("no-such-topic", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	var amqpErr *amqp.Error
+	if err := s.SendMessage(bounded(t), event("x", true), nil); !errors.As(err, &amqpErr) || amqpErr.Condition != amqp.ErrCondNotFound {
+		t.Errorf("SendMessage to an unknown topic = %v, want an amqp.Error with condition %s", err, amqp.ErrCondNotFound)
+	}
 }
