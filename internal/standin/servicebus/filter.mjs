@@ -49,30 +49,18 @@ export function compileFilter(expression) {
   const peekWord = (w) => tokens[i]?.kind === 'word' && tokens[i].value.toUpperCase() === w;
   const peekOp = (o) => tokens[i]?.kind === 'op' && tokens[i].value === o;
 
-  const or = () => {
-    let left = and();
-    while (peekWord('OR')) {
+  // left (WORD right)*, folded with combine over three-valued results (null = unknown).
+  const chain = (word, operand, combine) => () => {
+    let left = operand();
+    while (peekWord(word)) {
       i++;
-      const l = left, r = and();
-      left = (m) => {
-        const a = l(m), b = r(m);
-        return a === true || b === true ? true : a === null || b === null ? null : false;
-      };
+      const l = left, r = operand();
+      left = (m) => combine(l(m), r(m));
     }
     return left;
   };
-  const and = () => {
-    let left = not();
-    while (peekWord('AND')) {
-      i++;
-      const l = left, r = not();
-      left = (m) => {
-        const a = l(m), b = r(m);
-        return a === false || b === false ? false : a === null || b === null ? null : true;
-      };
-    }
-    return left;
-  };
+  const and = chain('AND', () => not(), (a, b) => (a === false || b === false ? false : a === null || b === null ? null : true));
+  const or = chain('OR', and, (a, b) => (a === true || b === true ? true : a === null || b === null ? null : false));
   const not = () => {
     if (peekWord('NOT')) {
       i++;
