@@ -1,0 +1,372 @@
+// A local stand-in for Azure Service Bus that the unmodified azservicebus SDK (v1.11.0) talks to
+// through an emulator connection string (UseDevelopmentEmulator=true: plain AMQP, SASL ANONYMOUS,
+// CBS put-token). What the SDK needs from a server, and why rhea: docs/reference/servicebus-local.md
+// in ../shared.
+//
+// Usage: node server.mjs --entities entities.json [--port 0] [--http-port 0]
+// Prints one line once both listeners are up:
+//   LISTENING 127.0.0.1:<amqp port> http=127.0.0.1:<http port>
+// GET /counters on the HTTP port answers {"<entity>": {accepted, deduplicated, delivered, completed,
+// abandoned, lockExpired, deadLettered}} per queue, topic and subscription (subscriptions as
+// "<topic>/Subscriptions/<name>"), so tests can assert "exactly one delivered".
+//
+// Everything is in memory: a restart forgets every message, as Microsoft's emulator does.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+import rhea from 'rhea';
+import { compileFilter } from './filter.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    entities: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    'http-port': { type: 'string', default: '0' },
+  },
+});
+if (!args.entities) {
+  console.error('--entities <file> is required');
+  process.exit(2);
+}
+
+const types = rhea.types;
+const DLQ = '/$deadletterqueue';
+
+// Per-entity counters; every entity starts with all of them at zero so a reader can tell "none"
+// from "no such entity".
+function newCounters() {
+  return { accepted: 0, deduplicated: 0, delivered: 0, completed: 0, abandoned: 0, lockExpired: 0, deadLettered: 0 };
+}
+
+// A queue of messages that receivers lock: a queue, a subscription, or a dead-letter queue.
+class MessageQueue {
+  constructor(name, { lockDurationSeconds = 60, maxDeliveryCount = 10 } = {}, dlq) {
+    this.name = name;
+    this.lockMs = lockDurationSeconds * 1000;
+    this.maxDeliveryCount = maxDeliveryCount;
+    this.dlq = dlq; // undefined for a dead-letter queue itself
+    this.available = []; // records, in sequence order
+    this.links = new Set(); // server sender links attached to this queue
+    this.counters = newCounters();
+  }
+
+  enqueue(record) {
+    this.available.push(record);
+    this.available.sort((a, b) => a.seq - b.seq);
+    this.pump();
+  }
+
+  // Hands available messages to receivers with credit.
+  pump() {
+    for (const link of this.links) {
+      while (this.available.length && link.sendable()) {
+        this.deliver(link, this.available.shift());
+      }
+    }
+  }
+
+  deliver(link, record) {
+    const tag = randomBytes(16);
+    const peekLock = link.local.attach.snd_settle_mode !== 1;
+    const lockedUntil = new Date(Date.now() + this.lockMs);
+    const out = Object.assign({}, record.message, {
+      delivery_count: record.deliveryCount,
+      message_annotations: Object.assign({}, record.message.message_annotations, {
+        'x-opt-sequence-number': types.wrap_long(record.seq),
+        'x-opt-enqueued-time': record.enqueuedTime,
+        ...(peekLock ? { 'x-opt-locked-until': lockedUntil } : {}),
+      }),
+      ...(peekLock ? { delivery_annotations: { 'x-opt-lock-token': types.wrap_uuid(tag) } } : {}),
+    });
+    record.deliveryCount++;
+    this.counters.delivered++;
+    const delivery = link.send(out, tag);
+    if (!peekLock) {
+      this.counters.completed++; // ReceiveAndDelete: gone once sent
+      return;
+    }
+    const lock = { record, link, timer: undefined, settled: false };
+    lock.timer = setTimeout(() => this.release(lock, 'lockExpired'), this.lockMs);
+    lock.timer.unref();
+    delivery.lock = lock;
+    link.locks.add(lock);
+  }
+
+  // Ends a lock: counter names why; the message goes back, or to the dead-letter queue when it
+  // has used up its deliveries.
+  release(lock, counter) {
+    if (lock.settled) return false;
+    lock.settled = true;
+    clearTimeout(lock.timer);
+    lock.link.locks.delete(lock);
+    if (counter) this.counters[counter]++;
+    if (counter && this.dlq && lock.record.deliveryCount >= this.maxDeliveryCount) {
+      this.deadLetter(lock.record, 'MaxDeliveryCountExceeded', `Message could not be consumed after ${this.maxDeliveryCount} delivery attempts.`);
+    } else {
+      this.enqueue(lock.record);
+    }
+    return true;
+  }
+
+  complete(lock) {
+    if (lock.settled) return false;
+    lock.settled = true;
+    clearTimeout(lock.timer);
+    lock.link.locks.delete(lock);
+    this.counters.completed++;
+    return true;
+  }
+
+  deadLetter(record, reason, description) {
+    this.counters.deadLettered++;
+    const message = Object.assign({}, record.message, {
+      application_properties: Object.assign({}, record.message.application_properties, {
+        DeadLetterReason: String(reason ?? ''),
+        DeadLetterErrorDescription: String(description ?? ''),
+      }),
+    });
+    this.dlq.counters.accepted++;
+    this.dlq.enqueue({ ...record, message, deliveryCount: 0 });
+  }
+}
+
+// A queue or topic: what senders address. Duplicate detection is by MessageID over the window.
+class Entity {
+  constructor(name, spec, targets) {
+    this.name = name;
+    this.windowMs = spec.requiresDuplicateDetection ? spec.duplicateDetectionWindowSeconds * 1000 : 0;
+    this.seen = new Map(); // message id → time it was accepted
+    this.targets = targets; // [{queue, filter}]
+    this.counters = newCounters();
+    this.seq = 0;
+  }
+
+  accept(message) {
+    const now = Date.now();
+    const id = message.message_id === undefined ? undefined : String(message.message_id);
+    if (this.windowMs && id !== undefined) {
+      for (const [k, t] of this.seen) {
+        if (now - t < this.windowMs) break; // insertion order is time order
+        this.seen.delete(k);
+      }
+      if (this.seen.has(id)) {
+        this.counters.deduplicated++;
+        return;
+      }
+      this.seen.set(id, now);
+    }
+    this.counters.accepted++;
+    const seq = ++this.seq;
+    for (const { queue, filter } of this.targets) {
+      if (queue !== this.queue) {
+        if (!filter(message)) continue;
+        queue.counters.accepted++;
+      }
+      queue.enqueue({ message, seq, enqueuedTime: new Date(now), deliveryCount: 0 });
+    }
+  }
+}
+
+// Builds the entities from the file: senders address entities (queues, topics), receivers address
+// queues (queues, subscriptions, their dead-letter queues). Names are case-insensitive, as in
+// Service Bus.
+function loadEntities(path) {
+  const spec = JSON.parse(readFileSync(path, 'utf8'));
+  const entities = new Map();
+  const queues = new Map();
+  const counted = new Map(); // counter owner by display name
+  const addQueue = (name, s) => {
+    const dlq = new MessageQueue(name + '/$DeadLetterQueue');
+    const q = new MessageQueue(name, s, dlq);
+    queues.set(name.toLowerCase(), q);
+    queues.set(name.toLowerCase() + DLQ, dlq);
+    counted.set(q.name, q);
+    counted.set(dlq.name, dlq);
+    return q;
+  };
+  for (const s of spec.queues ?? []) {
+    const q = addQueue(s.name, s);
+    const e = new Entity(s.name, s, [{ queue: q }]);
+    e.queue = q;
+    e.counters = q.counters; // a queue is one entity: one set of counters
+    entities.set(s.name.toLowerCase(), e);
+  }
+  for (const t of spec.topics ?? []) {
+    const targets = (t.subscriptions ?? []).map((s) => ({
+      queue: addQueue(`${t.name}/Subscriptions/${s.name}`, s),
+      filter: compileFilter(s.sqlFilter ?? '1=1'),
+    }));
+    const e = new Entity(t.name, t, targets);
+    entities.set(t.name.toLowerCase(), e);
+    counted.set(t.name, e);
+  }
+  return { entities, queues, counted };
+}
+
+const { entities, queues, counted } = loadEntities(args.entities);
+
+function addressOf(terminus) {
+  return terminus && terminus.address !== undefined ? String(terminus.address) : '';
+}
+
+const container = rhea.create_container({ id: 'servicebus-standin' });
+
+// Every attach is answered with the client's own settle modes: go-amqp refuses any other.
+function echoAttach(link) {
+  // An absent mode stays absent (the default, mixed or first): rhea would write undefined
+  // as a null the client reads as a mismatch.
+  for (const mode of ['snd_settle_mode', 'rcv_settle_mode']) {
+    if (link.remote.attach[mode] !== undefined) link.local.attach[mode] = link.remote.attach[mode];
+  }
+  // Only the addresses: rhea decodes an empty terminus as a list of nulls that it would write
+  // back with too many fields.
+  const address = (t) => (t?.address == null ? {} : { address: String(t.address) });
+  link.set_source(address(link.remote.attach.source));
+  link.set_target(address(link.remote.attach.target));
+}
+
+// Client senders: to $cbs, to <entity>/$management, or to an entity.
+container.on('receiver_open', (context) => {
+  const link = context.receiver;
+  echoAttach(link);
+  const target = addressOf(link.remote.attach.target).toLowerCase();
+  if (target === '$cbs' || target.endsWith('/$management')) {
+    link.rpc = true;
+    return;
+  }
+  const entity = entities.get(target);
+  if (!entity) {
+    link.close({ condition: 'amqp:not-found', description: `no entity ${target} in the stand-in's entities file` });
+    return;
+  }
+  link.entity = entity;
+});
+
+// Client receivers: RPC reply links (their target is the request's reply-to), or a queue.
+container.on('sender_open', (context) => {
+  const link = context.sender;
+  echoAttach(link);
+  link.locks = new Set();
+  const source = addressOf(link.remote.attach.source).toLowerCase();
+  if (source === '$cbs' || source.endsWith('/$management')) {
+    const replies = (context.connection.replyLinks ??= new Map());
+    replies.set(addressOf(link.remote.attach.target), link);
+    return;
+  }
+  const queue = queues.get(source);
+  if (!queue) {
+    link.close({ condition: 'amqp:not-found', description: `no queue or subscription ${source} in the stand-in's entities file` });
+    return;
+  }
+  link.queue = queue;
+  queue.links.add(link);
+  (context.connection.queueLinks ??= new Set()).add(link);
+});
+
+container.on('message', (context) => {
+  const link = context.receiver;
+  const msg = context.message;
+  if (link.rpc) {
+    context.delivery.update(true, rhea.message.accepted().described());
+    const reply = context.connection.replyLinks?.get(String(msg.reply_to));
+    // CBS put-token answers 202, management requests 200: the SDK wants an int32 status-code
+    // and the request's message-id as a string correlation-id.
+    const put = msg.application_properties?.operation === 'put-token';
+    reply?.send({
+      correlation_id: String(msg.message_id),
+      application_properties: {
+        'status-code': types.wrap_int(put ? 202 : 200),
+        'status-description': put ? 'Accepted' : 'OK',
+      },
+      body: put ? undefined : types.wrap_map({}),
+    });
+    return;
+  }
+  link.entity.accept(msg);
+  context.delivery.update(true, rhea.message.accepted().described());
+});
+
+// Settlements from client receivers; every one is settled back (rcv-settle-mode second). A
+// settlement of a message whose lock has gone (expired, or already settled) is refused the way
+// Service Bus refuses it, so the SDK reports ErrLockLost.
+const lockLost = rhea.message.rejected({
+  error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock on the message has expired or was already released.' },
+}).described();
+function settle(context, apply) {
+  const lock = context.delivery.lock;
+  if (lock && !lock.settled) {
+    apply(lock.link.queue, lock);
+    context.delivery.update(true);
+    return;
+  }
+  context.delivery.update(true, lock ? lockLost : undefined);
+}
+container.on('accepted', (context) => settle(context, (q, lock) => q.complete(lock)));
+// modified (azservicebus's AbandonMessage) arrives here too: rhea's senders treat modified as
+// released. Service Bus counts both as an abandon.
+container.on('released', (context) => settle(context, (q, lock) => q.release(lock, 'abandoned')));
+container.on('rejected', (context) =>
+  settle(context, (q, lock) => {
+    if (!q.complete(lock)) return;
+    q.counters.completed--; // a rejection is not a completion
+    const info = context.delivery.remote_state?.error?.info ?? {};
+    if (q.dlq) q.deadLetter(lock.record, info.DeadLetterReason, info.DeadLetterErrorDescription);
+  }),
+);
+
+container.on('sendable', (context) => context.sender.queue?.pump());
+// A drain (the SDK's ReceiveMessages ending with credit left) gets what is there, then the rest
+// of the credit back.
+container.on('sender_draining', (context) => {
+  context.sender.queue?.pump();
+  context.sender.set_drained(true);
+});
+
+// A closed link or connection gives its locked messages back, as an expired lock would.
+function dropLink(link) {
+  if (!link.locks) return;
+  for (const lock of [...link.locks]) lock.link.queue.release(lock, 'lockExpired');
+  link.queue?.links.delete(link);
+}
+container.on('sender_close', (context) => dropLink(context.sender));
+container.on('session_close', (context) => {
+  for (const link of Object.values(context.session.links ?? {})) dropLink(link);
+});
+container.on('disconnected', (context) => {
+  for (const link of context.connection.queueLinks ?? []) dropLink(link);
+});
+container.on('error', (err) => console.error('stand-in error:', err?.message ?? err));
+
+function counters() {
+  return Object.fromEntries([...counted].map(([name, owner]) => [name, owner.counters]));
+}
+
+const httpServer = http.createServer((req, res) => {
+  if (req.method === 'GET' && req.url === '/counters') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(counters()));
+    return;
+  }
+  res.writeHead(404, { 'Content-Type': 'text/plain' });
+  res.end('GET /counters\n');
+});
+
+const amqpServer = container.listen({ host: '127.0.0.1', port: Number(args.port) });
+const listening = (server) => new Promise((resolve, reject) => {
+  server.once('listening', resolve);
+  server.once('error', reject);
+});
+httpServer.listen(Number(args['http-port']), '127.0.0.1');
+try {
+  await Promise.all([listening(amqpServer), listening(httpServer)]);
+} catch (err) {
+  console.error(`cannot listen: ${err.message}`);
+  process.exit(1);
+}
+console.log(`LISTENING 127.0.0.1:${amqpServer.address().port} http=127.0.0.1:${httpServer.address().port}`);
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => process.exit(0));
+}

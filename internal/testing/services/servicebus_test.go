@@ -1,0 +1,58 @@
+package services
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestStartServiceBusListensAndStopLeavesNothing(t *testing.T) {
+	sb, err := StartServiceBus(ServiceBusOptions{Root: repoRoot(t)})
+	if err != nil {
+		t.Fatalf("StartServiceBus: %v", err)
+	}
+	for name, p := range map[string]int{"AMQP": sb.Port, "HTTP": sb.HTTPPort} {
+		if p == 0 || !listening(p) {
+			t.Errorf("the %s port %d does not listen", name, p)
+		}
+	}
+	if want := "Endpoint=sb://127.0.0.1:"; !strings.HasPrefix(sb.ConnectionString(), want) || !strings.Contains(sb.ConnectionString(), "UseDevelopmentEmulator=true;") {
+		t.Errorf("connection string %q: want the emulator form on 127.0.0.1", sb.ConnectionString())
+	}
+	c, err := sb.Counters()
+	if err != nil {
+		t.Fatalf("Counters: %v", err)
+	}
+	if _, ok := c["liveness-events/Subscriptions/review"]; !ok {
+		t.Errorf("counters %v name no liveness-events/Subscriptions/review: the repository's entities file was not used", c)
+	}
+	if err := sb.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := syscall.Kill(sb.Process().Pid(), 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the stand-in (pid %d) still exists after Stop: kill(0) = %v", sb.Process().Pid(), err)
+	}
+	if listening(sb.Port) {
+		t.Errorf("port %d still accepts connections after Stop", sb.Port)
+	}
+}
+
+// TestStartServiceBusOnATakenPortSaysSo: a port the caller chose that another process holds is
+// a clear error, not a hang until the ready timeout.
+func TestStartServiceBusOnATakenPortSaysSo(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sb, err := StartServiceBus(ServiceBusOptions{Root: repoRoot(t), Port: l.Addr().(*net.TCPAddr).Port})
+	if err == nil {
+		_ = sb.Stop()
+		t.Fatal("StartServiceBus on a taken port succeeded")
+	}
+	if !strings.Contains(err.Error(), "EADDRINUSE") {
+		t.Errorf("StartServiceBus on a taken port: %v; want the stand-in's EADDRINUSE", err)
+	}
+}
