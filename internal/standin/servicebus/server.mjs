@@ -211,6 +211,9 @@ function addressOf(terminus) {
   return terminus && terminus.address !== undefined ? String(terminus.address) : '';
 }
 
+const MAX_MESSAGE_SIZE = 262144;
+const BATCH_FORMAT = 0x80013700; // com.microsoft batched message format (azservicebus MessageBatch)
+
 const container = rhea.create_container({ id: 'servicebus-standin' });
 
 // Every attach is answered with the client's own settle modes: go-amqp refuses any other.
@@ -242,6 +245,9 @@ container.on('receiver_open', (context) => {
     return;
   }
   link.entity = entity;
+  // As Service Bus Standard does (256 KB): the SDK sizes a MessageBatch by it and reads an
+  // absent or 0 size (unlimited in AMQP) as a batch that holds nothing.
+  link.local.attach.max_message_size = MAX_MESSAGE_SIZE;
 });
 
 // Client receivers: RPC reply links (their target is the request's reply-to), or a queue.
@@ -284,7 +290,17 @@ container.on('message', (context) => {
     });
     return;
   }
-  link.entity.accept(msg);
+  // A MessageBatch arrives as one transfer of the Service Bus batch format whose data sections
+  // each hold one encoded message; each is its own message (own MessageID, duplicate detection).
+  // rhea hands a transfer of a non-zero message format over undecoded.
+  if (context.format === BATCH_FORMAT) {
+    const body = rhea.message.decode(msg).body;
+    for (const part of body?.multiple ? body.content : [body?.content]) {
+      link.entity.accept(rhea.message.decode(part));
+    }
+  } else {
+    link.entity.accept(msg);
+  }
   context.delivery.update(true, rhea.message.accepted().described());
 });
 
