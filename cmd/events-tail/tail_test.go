@@ -20,6 +20,7 @@ import (
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 const (
@@ -40,16 +41,8 @@ type tail struct {
 // string in the environment as `make run` gives it, and extra flags.
 func startTail(t *testing.T, args ...string) *tail {
 	t.Helper()
-	sb, err := services.StartServiceBus(services.ServiceBusOptions{Root: repoRoot(t)})
-	if err != nil {
-		t.Fatalf("StartServiceBus: %v", err)
-	}
-	t.Cleanup(func() { _ = sb.Stop() })
-	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), nil)
-	if err != nil {
-		t.Fatalf("NewClientFromConnectionString: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Close(context.Background()) })
+	sb := testenv.StartServiceBus(t, services.ServiceBusOptions{})
+	client := testenv.ServiceBusClient(t, sb)
 
 	tl := &tail{sb: sb, client: client, stdout: &logsink.Buffer{}, stderr: &logsink.Buffer{}, done: make(chan error, 1)}
 	env := map[string]string{"SERVICEBUS_CONNECTION_STRING": sb.ConnectionString()}
@@ -59,15 +52,6 @@ func startTail(t *testing.T, args ...string) *tail {
 	go func() { tl.done <- start(ctx, args, func(k string) string { return env[k] }, tl.stdout, log) }()
 	t.Cleanup(func() { tl.cancel(); <-tl.done })
 	return tl
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 // stop cancels the tail's context and wants start to return nil within a few seconds.
@@ -250,12 +234,7 @@ func TestKeepsTailingAcrossAStandInRestart(t *testing.T) {
 	if err := tl.sb.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	sb, err := services.StartServiceBus(services.ServiceBusOptions{Root: repoRoot(t), Port: tl.sb.Port, HTTPPort: tl.sb.HTTPPort})
-	if err != nil {
-		t.Fatalf("restarting the stand-in: %v", err)
-	}
-	t.Cleanup(func() { _ = sb.Stop() })
-	tl.sb = sb
+	tl.sb = testenv.StartServiceBus(t, services.ServiceBusOptions{Port: tl.sb.Port, HTTPPort: tl.sb.HTTPPort})
 	body := docExamples(t)[0]
 	m, err := events.NewMessage(body)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // The stand-in's entities mirror infra/: topic liveness-events, subscriptions all and review
@@ -31,16 +31,7 @@ const (
 
 func startServiceBus(t *testing.T, port, httpPort int) *services.ServiceBus {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := services.StartServiceBus(services.ServiceBusOptions{Root: root, Port: port, HTTPPort: httpPort})
-	if err != nil {
-		t.Fatalf("StartServiceBus: %v", err)
-	}
-	t.Cleanup(func() { _ = sb.Stop() })
-	return sb
+	return testenv.StartServiceBus(t, services.ServiceBusOptions{Port: port, HTTPPort: httpPort})
 }
 
 // connString is the emulator form with a key of our own, to check it never leaks.
@@ -100,11 +91,7 @@ func fixture(t *testing.T, name string) []byte {
 // It returns the MessageIDs and bodies; the stand-in's counters tell whether more arrived.
 func receiveAll(t *testing.T, sb *services.ServiceBus, sub string, want int) map[string]string {
 	t.Helper()
-	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close(context.Background())
+	client := testenv.ServiceBusClient(t, sb)
 	r, err := client.NewReceiverForSubscription(testTopic, sub, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -125,15 +112,6 @@ func receiveAll(t *testing.T, sb *services.ServiceBus, sub string, want int) map
 		}
 	}
 	return got
-}
-
-func counters(t *testing.T, sb *services.ServiceBus) map[string]services.Counters {
-	t.Helper()
-	c, err := sb.Counters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func TestPublishCanceledAndExpiredOnceEachAndReviewOnlyFailures(t *testing.T) {
@@ -163,7 +141,7 @@ func TestPublishCanceledAndExpiredOnceEachAndReviewOnlyFailures(t *testing.T) {
 		subAll:    {Accepted: 3, Delivered: 3, Completed: 3},
 		subReview: {Accepted: 2, Delivered: 2, Completed: 2},
 	}
-	got := counters(t, sb)
+	got := testenv.Counters(t, sb)
 	for entity, w := range want {
 		if diff := cmp.Diff(w, got[entity]); diff != "" {
 			t.Errorf("counters of %s (-want +got):\n%s", entity, diff)
@@ -196,7 +174,7 @@ func TestPublishSameEventTwice(t *testing.T) {
 			if got := receiveAll(t, sb, "all", 1); len(got) != 1 {
 				t.Errorf("all received %d messages, want 1", len(got))
 			}
-			got := counters(t, sb)
+			got := testenv.Counters(t, sb)
 			if diff := cmp.Diff(services.Counters{Accepted: 1, Deduplicated: 1}, got[testTopic]); diff != "" {
 				t.Errorf("counters of %s (-want +got):\n%s", testTopic, diff)
 			}
@@ -230,7 +208,7 @@ func TestPublishManyInOneCall(t *testing.T) {
 	if err := p.Publish(bounded(t, sendBudget), events); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	got := counters(t, sb)
+	got := testenv.Counters(t, sb)
 	for entity, want := range map[string]int{testTopic: n, subAll: n, subReview: n} {
 		if diff := cmp.Diff(services.Counters{Accepted: want}, got[entity]); diff != "" {
 			t.Errorf("counters of %s (-want +got):\n%s", entity, diff)
@@ -284,7 +262,7 @@ func TestPublishRefusesInvalidEvents(t *testing.T) {
 				t.Errorf("error message is %d characters long; it should name the fault, not quote the event", len(err.Error()))
 			}
 			sent += c.sent
-			if got := counters(t, sb)[testTopic]; got.Accepted != sent {
+			if got := testenv.Counters(t, sb)[testTopic]; got.Accepted != sent {
 				t.Errorf("topic accepted %d messages in all, want %d", got.Accepted, sent)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/liveness-quicklink/functions/internal/testing/services"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 const (
@@ -65,19 +66,10 @@ func filterSubscriptions() []any {
 	return subs
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // start starts the stand-in with entities (nil: the repository's entities.json) and a client.
 func start(t *testing.T, entities map[string]any) (*services.ServiceBus, *azservicebus.Client) {
 	t.Helper()
-	o := services.ServiceBusOptions{Root: repoRoot(t)}
+	var o services.ServiceBusOptions
 	if entities != nil {
 		b, err := json.Marshal(entities)
 		if err != nil {
@@ -88,17 +80,8 @@ func start(t *testing.T, entities map[string]any) (*services.ServiceBus, *azserv
 			t.Fatal(err)
 		}
 	}
-	sb, err := services.StartServiceBus(o)
-	if err != nil {
-		t.Fatalf("StartServiceBus: %v", err)
-	}
-	t.Cleanup(func() { _ = sb.Stop() })
-	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), nil)
-	if err != nil {
-		t.Fatalf("NewClientFromConnectionString: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Close(context.Background()) })
-	return sb, client
+	sb := testenv.StartServiceBus(t, o)
+	return sb, testenv.ServiceBusClient(t, sb)
 }
 
 func bounded(t *testing.T) context.Context {
@@ -159,18 +142,9 @@ func event(id string, passed bool) *azservicebus.Message {
 	}
 }
 
-func counters(t *testing.T, sb *services.ServiceBus) map[string]services.Counters {
-	t.Helper()
-	c, err := sb.Counters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func checkCounters(t *testing.T, sb *services.ServiceBus, want map[string]services.Counters) {
 	t.Helper()
-	got := counters(t, sb)
+	got := testenv.Counters(t, sb)
 	for entity, w := range want {
 		if diff := cmp.Diff(w, got[entity]); diff != "" {
 			t.Errorf("counters of %s (-want +got):\n%s", entity, diff)
@@ -252,7 +226,7 @@ func TestSubscriptionFilterGrammar(t *testing.T) {
 	m.ApplicationProperties["score"] = int64(7)
 	m.ApplicationProperties["kind"] = "session"
 	send(t, client, "filters", m)
-	got := counters(t, sb)
+	got := testenv.Counters(t, sb)
 	for _, c := range filterCases {
 		want := 0
 		if c.match {
@@ -357,11 +331,7 @@ func TestRestartOnSamePort(t *testing.T) {
 	if err := sb.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	again, err := services.StartServiceBus(services.ServiceBusOptions{Root: repoRoot(t), Port: sb.Port, HTTPPort: sb.HTTPPort})
-	if err != nil {
-		t.Fatalf("restart on %d: %v", sb.Port, err)
-	}
-	t.Cleanup(func() { _ = again.Stop() })
+	again := testenv.StartServiceBus(t, services.ServiceBusOptions{Port: sb.Port, HTTPPort: sb.HTTPPort})
 	send(t, client, topic, event("s9/canceled", true))
 	checkCounters(t, again, map[string]services.Counters{topic: {Accepted: 1}})
 }
