@@ -110,7 +110,7 @@ func newApp(t *testing.T, o *appOptions) *app {
 		t.Fatalf("face.NewClient: %v", err)
 	}
 
-	a.srv = New(a.face, a.store, Settings{
+	a.srv = New(a.face, a.store, nil, Settings{
 		PublicBaseURL:        "https://liveness.example.net",
 		DefaultMode:          liveness.ModePassiveActive,
 		AllowedReturnOrigins: testOrigins(t),

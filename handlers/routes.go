@@ -32,7 +32,7 @@ func (s *Server) Handler() http.Handler {
 // {"status":"unavailable"}, the timer its invocation envelope, the API problem+json.
 func Starting(log *slog.Logger) http.Handler {
 	notYet := func(context.Context) error { return ErrStarting }
-	s := New(nil, nil, Settings{}, &Options{Logger: log, Ready: notYet})
+	s := New(nil, nil, nil, Settings{}, &Options{Logger: log, Ready: notYet})
 	s.starting = true
 	return s.Handler()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -32,6 +33,8 @@ type SessionStore interface {
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
 	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
 	MarkFaceDeleted(ctx context.Context, s *liveness.Session) error
+	PendingEvent(ctx context.Context, sessionID string) (event []byte, found bool, err error)
+	MarkEventSent(ctx context.Context, sessionID string) error
 
 	ReserveIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) (*liveness.IdempotencyRecord, error)
 	CompleteIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) error
@@ -41,6 +44,15 @@ type SessionStore interface {
 	ListDue(ctx context.Context, now time.Time, max int) ([]liveness.DueItem, error)
 	DeleteDue(ctx context.Context, item liveness.DueItem) error
 }
+
+// EventPublisher is what the handlers need of Service Bus: send stored events (events.Marshal's
+// bytes) to the topic. Publish returns nil when every event was sent, else an error that names
+// the events not sent by index (*events.PublishError); an event it does not name was sent.
+type EventPublisher interface {
+	Publish(ctx context.Context, events [][]byte) error
+}
+
+var _ EventPublisher = (*events.Publisher)(nil)
 
 // Settings are the configuration values the handlers read.
 type Settings struct {
@@ -74,6 +86,7 @@ type Options struct {
 type Server struct {
 	face     FaceSessions
 	store    SessionStore
+	events   EventPublisher // nil: events stay unsent in the outbox
 	settings Settings
 	opts     Options
 	log      *slog.Logger
@@ -86,8 +99,9 @@ type Server struct {
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields
 
-// New returns a Server with its dependencies.
-func New(faceClient FaceSessions, store SessionStore, settings Settings, opts *Options) *Server {
+// New returns a Server with its dependencies. A nil publisher leaves every event unsent in the
+// outbox (and its announce entry due): for tests and tools that have no Service Bus.
+func New(faceClient FaceSessions, store SessionStore, publisher EventPublisher, settings Settings, opts *Options) *Server {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -113,7 +127,7 @@ func New(faceClient FaceSessions, store SessionStore, settings Settings, opts *O
 	if o.ReconcileBatch <= 0 {
 		o.ReconcileBatch = 100
 	}
-	s := &Server{face: faceClient, store: store, settings: settings, opts: o, log: o.Logger}
+	s := &Server{face: faceClient, store: store, events: publisher, settings: settings, opts: o, log: o.Logger}
 	if faceClient != nil {
 		s.faceWatch = &faceWatch{next: faceClient, now: o.Now}
 		s.face = s.faceWatch

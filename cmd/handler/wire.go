@@ -46,7 +46,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (http.Hand
 	if err != nil {
 		return nil, fmt.Errorf("session store: %w", err)
 	}
-	srv := handlers.New(faceClient, st, handlers.Settings{
+	srv := handlers.New(faceClient, st, nil, handlers.Settings{
 		PublicBaseURL:        cfg.PublicBaseURL.String(),
 		DefaultMode:          cfg.DefaultMode,
 		AllowedReturnOrigins: cfg.ReturnURLAllowedOrigins,
