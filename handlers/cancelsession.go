@@ -34,7 +34,7 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case sess.Status == liveness.StatusCanceled && !sess.FaceDeleted:
 			// Canceled before (or by this request, whose commit answer was lost) but not revoked.
-			if err := s.announce(ctx, sess); err != nil {
+			if err := s.revokeFaceSession(ctx, sess); err != nil {
 				return fmt.Errorf("%w: %w", errNotRevoked, err)
 			}
 		case sess.Status.Final() && sess.Status != liveness.StatusCanceled:

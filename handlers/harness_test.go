@@ -15,7 +15,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
@@ -23,6 +25,7 @@ import (
 	"github.com/liveness-quicklink/functions/internal/testing/facespec"
 	"github.com/liveness-quicklink/functions/internal/testing/fakeclock"
 	"github.com/liveness-quicklink/functions/internal/testing/logsink"
+	"github.com/liveness-quicklink/functions/internal/testing/services"
 	"github.com/liveness-quicklink/functions/internal/testing/tap"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
@@ -44,6 +47,7 @@ type app struct {
 	clock  *fakeclock.Clock
 	logs   *logsink.Buffer
 	hooks  *faceHooks
+	events *events.Publisher // the handler's: to o.ServiceBus, or the test binary's shared stand-in
 
 	faceKey     string // the Face API key
 	functionKey string // what the Functions host would check; the handler must never echo it
@@ -54,6 +58,9 @@ type appOptions struct {
 	FaceTotalTimeout, FaceTryTimeout time.Duration
 	// KeepFaceSessions turns DELETE_FACE_SESSIONS off.
 	KeepFaceSessions bool
+	// ServiceBus is the stand-in the handler publishes to; nil means the test binary's shared one
+	// (testenv.SharedServiceBus), whose counters add up every test's events.
+	ServiceBus *services.ServiceBus
 }
 
 func newApp(t *testing.T, o *appOptions) *app {
@@ -110,7 +117,8 @@ func newApp(t *testing.T, o *appOptions) *app {
 		t.Fatalf("face.NewClient: %v", err)
 	}
 
-	a.srv = New(a.face, a.store, nil, Settings{
+	a.events = newPublisher(t, o.ServiceBus)
+	a.srv = New(a.face, a.store, a.events, Settings{
 		PublicBaseURL:        "https://liveness.example.net",
 		DefaultMode:          liveness.ModePassiveActive,
 		AllowedReturnOrigins: testOrigins(t),
@@ -125,6 +133,26 @@ func newApp(t *testing.T, o *appOptions) *app {
 	t.Cleanup(hs.Close)
 	a.url = hs.URL
 	return a
+}
+
+// newPublisher is a publisher to sb's topic (nil: the shared stand-in's), closed when t ends. Its
+// retries are quick, so that a stand-in that is down fails a send in well under a second.
+func newPublisher(t *testing.T, sb *services.ServiceBus) *events.Publisher {
+	t.Helper()
+	cs := testenv.SharedServiceBus(t)
+	if sb != nil {
+		cs = sb.ConnectionString()
+	}
+	p, err := events.NewPublisher("liveness-events", events.ConnectionString(cs), &events.PublisherOptions{
+		Client: &azservicebus.ClientOptions{RetryOptions: azservicebus.RetryOptions{
+			MaxRetries: 2, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 100 * time.Millisecond,
+		}},
+	})
+	if err != nil {
+		t.Fatalf("events.NewPublisher: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
 }
 
 // reply is a response of the handler, read in full.

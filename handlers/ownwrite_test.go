@@ -276,7 +276,7 @@ func TestReconcileMeetsItsOwnEarlierWrite(t *testing.T) {
 				if p.Pending() != 0 {
 					t.Fatalf("the fault was not injected: the test proves nothing")
 				}
-				if !strings.Contains(logs, "1 finalized, 0 failed") {
+				if !strings.Contains(logs, "1 finalized, 0 events sent, 0 failed") {
 					t.Errorf("Reconcile logs %q, want the session finalized and nothing failed", logs)
 				}
 				sess, err := a.store.GetSession(t.Context(), v.SessionID)

@@ -24,12 +24,13 @@ func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return fmt.Errorf("reconcile: read the work index: %w", err)
 	}
-	writeInvocation(w, http.StatusOK, fmt.Sprintf("reconcile: %d due, %d finalized, %d failed", res.Due, res.Finalized, res.Failed))
+	writeInvocation(w, http.StatusOK, fmt.Sprintf("reconcile: %d due, %d finalized, %d events sent, %d failed", res.Due, res.Finalized, res.Sent, res.Failed))
 	return nil
 }
 
-// ReconcileResult counts what one run did.
-type ReconcileResult struct{ Due, Finalized, Failed int }
+// ReconcileResult counts what one run did: due entries read, sessions finalized, events sent by
+// its batched resend (an expiry's own event is sent by finish and not counted), entries failed.
+type ReconcileResult struct{ Due, Finalized, Sent, Failed int }
 
 // reconcileBudget keeps one run inside the host's functionTimeout (5 minutes in host.json).
 const reconcileBudget = 4 * time.Minute
@@ -59,9 +60,11 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		return res, err
 	}
 	res.Due = len(items)
+	ann := s.sendUnsent(ctx, items)
+	res.Sent = ann.sent
 	upstreamFailures := 0 // in a row
 	for _, item := range items {
-		finalized, err := s.reconcileOne(ctx, item)
+		finalized, err := s.reconcileOne(ctx, item, ann)
 		if err != nil {
 			res.Failed++
 			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
@@ -90,9 +93,13 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 
 // reconcileOne handles one due entry and removes it once its work is done; when the work fails it
 // returns the error and leaves the entry, which Reconcile then files again for later. finalized
-// reports that this entry finished its session.
-func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (finalized bool, err error) {
-	sess, err := s.store.GetSession(ctx, item.SessionID)
+// reports that this entry finished its session. ann is what sendUnsent did for the run's announce
+// entries: an announce entry stays until its session's event is marked sent.
+func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem, ann *announcements) (finalized bool, err error) {
+	sess := ann.sessions[item.SessionID]
+	if sess == nil {
+		sess, err = s.store.GetSession(ctx, item.SessionID)
+	}
 	if errors.Is(err, liveness.ErrNotFound) {
 		return false, s.store.DeleteDue(ctx, item) // a start that failed after indexing
 	}
@@ -107,7 +114,16 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem) (final
 			// commit leaves the session to its expiry, whose finish files a new entry.
 			return false, s.retryLater(ctx, item, 0)
 		}
-		if err := s.announce(ctx, sess); err != nil {
+		if err := ann.unsent[sess.ID]; err != nil {
+			return false, err
+		}
+		if ann.sessions[sess.ID] == nil {
+			// Final since sendUnsent looked: its event may not have been sent.
+			if err := s.resendOne(ctx, sess); err != nil {
+				return false, err
+			}
+		}
+		if err := s.revokeFaceSession(ctx, sess); err != nil {
 			return false, err
 		}
 	case liveness.DueExpire:

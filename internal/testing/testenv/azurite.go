@@ -52,12 +52,14 @@ func StartAzurite(tb testing.TB) *Azurite {
 
 // Main runs a package's tests with one Azurite shared by all of them (unless EnvAzuriteConnectionString
 // is already set), so that every StartAzurite in the binary returns it. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(withAzurite(m)) }
+
+// withAzurite runs m with the shared Azurite (see Main) and returns its exit code.
+func withAzurite(m *testing.M) int {
 	if os.Getenv(EnvAzuriteConnectionString) != "" {
-		m.Run()
-		return
+		return m.Run()
 	}
-	os.Exit(mainWithAzurite(m))
+	return mainWithAzurite(m)
 }
 
 func mainWithAzurite(m *testing.M) int {

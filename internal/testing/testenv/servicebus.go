@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
@@ -45,4 +48,72 @@ func Counters(tb testing.TB, sb *services.ServiceBus) map[string]services.Counte
 		tb.Fatalf("testenv: Service Bus counters: %v", err)
 	}
 	return c
+}
+
+// EnvServiceBusConnectionString names the variable that points tests at a Service Bus stand-in
+// already running; MainWithServiceBus sets it for the test binary.
+const EnvServiceBusConnectionString = "SERVICEBUS_TEST_CONNECTION_STRING"
+
+// SharedServiceBus is the emulator connection string of the stand-in that MainWithServiceBus
+// started for the test binary, else of a new one started for tb. Tests that count messages start
+// their own with StartServiceBus instead: the shared one's counters add up every test's events.
+func SharedServiceBus(tb testing.TB) string {
+	tb.Helper()
+	if cs := os.Getenv(EnvServiceBusConnectionString); cs != "" {
+		return cs
+	}
+	return StartServiceBus(tb, services.ServiceBusOptions{}).ConnectionString()
+}
+
+// MainWithServiceBus is Main with, besides the shared Azurite, one Service Bus stand-in for the
+// whole test binary (see SharedServiceBus). Call it from TestMain.
+func MainWithServiceBus(m *testing.M) {
+	if os.Getenv(EnvServiceBusConnectionString) != "" {
+		Main(m)
+		return
+	}
+	root, err := repoRoot()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+		os.Exit(1)
+	}
+	sb, err := services.StartServiceBus(services.ServiceBusOptions{Root: root})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: start the Service Bus stand-in: %v\n", err)
+		os.Exit(1)
+	}
+	os.Setenv(EnvServiceBusConnectionString, sb.ConnectionString())
+	// Main exits the process: stop the stand-in when the binary's tests are done, before that.
+	code := withAzurite(m)
+	if err := sb.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: stopping the Service Bus stand-in: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// Receive takes want messages from subscription sub of topic on sb, completing each, in the order
+// they arrive; tb fails when they do not all arrive within 20 s.
+func Receive(tb testing.TB, sb *services.ServiceBus, topic, sub string, want int) []*azservicebus.ReceivedMessage {
+	tb.Helper()
+	r, err := ServiceBusClient(tb, sb).NewReceiverForSubscription(topic, sub, nil)
+	if err != nil {
+		tb.Fatalf("testenv: receiver for %s/%s: %v", topic, sub, err)
+	}
+	defer r.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []*azservicebus.ReceivedMessage
+	for len(got) < want {
+		msgs, err := r.ReceiveMessages(ctx, 1, nil) // one credit at a time: the SDK releases what arrives past a call
+		if err != nil {
+			tb.Fatalf("testenv: receive from %s/%s after %d of %d messages: %v", topic, sub, len(got), want, err)
+		}
+		for _, m := range msgs {
+			if err := r.CompleteMessage(ctx, m, nil); err != nil {
+				tb.Fatalf("testenv: complete a message of %s/%s: %v", topic, sub, err)
+			}
+			got = append(got, m)
+		}
+	}
+	return got
 }
