@@ -11,7 +11,7 @@ import (
 )
 
 // TestDuplicateWindowLimits: the window check takes Service Bus's limits, 20 seconds to 7 days,
-// inclusive, and then asks for more than Reconcile's retry horizon.
+// inclusive, and then asks for more than Reconcile's resend horizon (handlers.ResendHorizon, 23 h).
 func TestDuplicateWindowLimits(t *testing.T) {
 	for _, c := range []struct {
 		window string
@@ -19,9 +19,10 @@ func TestDuplicateWindowLimits(t *testing.T) {
 	}{
 		{"PT19S", "below PT20S"},
 		{"PT0M", "below PT20S"},
-		{"PT20S", "retry horizon"}, // Service Bus takes it; Reconcile needs more
-		{"PT10M", "retry horizon"},
-		{"PT11M", ""},
+		{"PT20S", "resend horizon"}, // Service Bus takes it; Reconcile needs more
+		{"PT10M", "resend horizon"},
+		{"PT1380M", "resend horizon"}, // 23 h: equal is not enough
+		{"PT1381M", ""},
 		{"P1D", ""},
 		{"PT1440M", ""},
 		{"P7D", ""},

@@ -72,7 +72,7 @@ param serviceBusTopicName string = 'liveness-events'
 
 // Minutes rather than an ISO 8601 string, so a value outside what Service Bus accepts (20 s to
 // 7 days) fails validation before anything is deployed.
-@description('Duplicate detection window of the topic in minutes (1-10080). Keep it well above Reconcile\'s resend delay (a few minutes).')
+@description('Duplicate detection window of the topic in minutes (1-10080). It must exceed the app\'s resend horizon, 23 hours (1380 minutes): see docs/events.md.')
 @minValue(1)
 @maxValue(10080)
 param duplicateDetectionWindowMinutes int = 1440

@@ -121,7 +121,7 @@ var mustReport = map[string]string{
 	"window bound below 20 seconds":             "@minValue(0)",
 	"window bound above 7 days":                 "@maxValue(20160)",
 	"window without an upper bound":             "no @maxValue",
-	"window shorter than reconcile":             "retry horizon",
+	"window shorter than reconcile":             "resend horizon",
 }
 
 // TestPoliciesCatchMutations proves every policy can fail: each case breaks a copy of infra/ the

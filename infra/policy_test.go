@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liveness-quicklink/functions/handlers"
 )
 
 // A policy returns one line per violation in the deployment.
@@ -558,9 +560,10 @@ func walkStrings(v any, fn func(string)) {
 	}
 }
 
-// reconcileRetryHorizon bounds how late Reconcile resends an event whose send succeeded but was not
-// marked sent: the store's AnnounceDelay (one minute) plus a Reconcile period, with a wide margin.
-const reconcileRetryHorizon = 10 * time.Minute
+// resendHorizon is how long after a final state Reconcile resends its event with de-duplication
+// assured (handlers.ResendHorizon): the topic's window must exceed it, so that a resend of an
+// event whose first send did arrive is dropped.
+const resendHorizon = handlers.ResendHorizon
 
 // Service Bus keeps duplicate detection history for 20 seconds to 7 days: remarks of
 // QueueProperties.DuplicateDetectionHistoryTimeWindow (Azure.Messaging.ServiceBus, Learn .NET API
@@ -571,7 +574,7 @@ const (
 )
 
 // eventsTopic: a Standard topic with duplicate detection over a window Service Bus accepts and
-// longer than Reconcile's retry horizon, and the `all` and filtered `review` subscriptions of the
+// longer than Reconcile's resend horizon, and the `all` and filtered `review` subscriptions of the
 // issue.
 func eventsTopic(d *deployment) []string {
 	var problems []string
@@ -678,8 +681,8 @@ func windowProblem(s string) string {
 		return fmt.Sprintf("%s is below PT20S, the shortest window Service Bus accepts", s)
 	case w > maxDuplicateWindow:
 		return fmt.Sprintf("%s is above P7D, the longest window Service Bus accepts", s)
-	case w <= reconcileRetryHorizon:
-		return fmt.Sprintf("%s does not exceed Reconcile's retry horizon (%v)", s, reconcileRetryHorizon)
+	case w <= resendHorizon:
+		return fmt.Sprintf("%s does not exceed Reconcile's resend horizon (%v, handlers.ResendHorizon)", s, resendHorizon)
 	}
 	return ""
 }

@@ -14,7 +14,7 @@ param topicName string
 
 // Service Bus accepts 20 seconds to 7 days (QueueProperties.DuplicateDetectionHistoryTimeWindow,
 // Azure.Messaging.ServiceBus reference): whole minutes from 1 to 10080 stay inside that.
-@description('Duplicate detection window in minutes. An event is resent only after Reconcile finds it unsent (about two minutes), so a day covers long storage outages too.')
+@description('Duplicate detection window in minutes. It must exceed the app\'s resend horizon (23 hours, handlers.ResendHorizon; infra tests check it): Reconcile resends an unsent event under the same MessageID, and only a resend inside the window is dropped if the first copy arrived.')
 @minValue(1)
 @maxValue(10080)
 param duplicateDetectionWindowMinutes int
