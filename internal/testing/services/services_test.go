@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -269,5 +270,42 @@ func TestCheckFreeSeesAServerOnEitherLoopback(t *testing.T) {
 		if err := CheckFree(port); err != nil {
 			t.Errorf("CheckFree(%d) after %s let go = %v, want nil", port, host, err)
 		}
+	}
+}
+
+// lockedBuffer is a strings.Builder that exec's copying goroutines may write while a test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestStderrIsKeptApartWhenAsked(t *testing.T) {
+	var out, errs lockedBuffer
+	p, err := Start(Command{Name: "talker", Path: "/bin/sh", Args: []string{"-c", "echo data; echo log >&2"}, Output: &out, Stderr: &errs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not exit within 10 s")
+	}
+	if out.String() != "data\n" || errs.String() != "log\n" {
+		t.Errorf("Output got %q, Stderr got %q; want \"data\\n\" and \"log\\n\"", out.String(), errs.String())
+	}
+	if tail := p.Output(); !strings.Contains(tail, "data\n") || !strings.Contains(tail, "log\n") {
+		t.Errorf("Output() = %q, want both streams kept for errors", tail)
 	}
 }
