@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/pack"
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
@@ -179,26 +179,8 @@ type devstack struct {
 	done     chan struct{} // closed when devstack has exited; err is then its exit
 	err      error
 	env      []string
-	output   lockedOutput // everything it printed, also after it was ready
-	commands []string     // the lines printed under "Try it"
-}
-
-// lockedOutput is devstack's output so far, written by the reader goroutine while a test reads.
-type lockedOutput struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *lockedOutput) WriteString(s string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.b.WriteString(s)
-}
-
-func (o *lockedOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
+	output   logsink.Buffer // everything it printed, also after it was ready
+	commands []string       // the lines printed under "Try it"
 }
 
 // waitForLine waits up to limit for a printed line that match accepts, and returns it.
@@ -276,14 +258,14 @@ func (d *devstack) start(t *testing.T) {
 			if !ok {
 				t.Fatalf("devstack ended before it was ready:\n%s", d.output.String())
 			}
-			d.output.WriteString(l + "\n")
+			_, _ = d.output.Write([]byte(l + "\n"))
 			switch {
 			case strings.HasPrefix(l, "Try it"):
 				collecting = true
 			case strings.HasPrefix(l, "Ctrl-C stops everything"):
 				go func() {
 					for l := range lines {
-						d.output.WriteString(l + "\n")
+						_, _ = d.output.Write([]byte(l + "\n"))
 					}
 				}()
 				return

@@ -12,10 +12,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 )
 
 func repoRoot(t *testing.T) string {
@@ -273,26 +274,8 @@ func TestCheckFreeSeesAServerOnEitherLoopback(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a strings.Builder that exec's copying goroutines may write while a test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestStderrIsKeptApartWhenAsked(t *testing.T) {
-	var out, errs lockedBuffer
+	var out, errs logsink.Buffer
 	p, err := Start(Command{Name: "talker", Path: "/bin/sh", Args: []string{"-c", "echo data; echo log >&2"}, Output: &out, Stderr: &errs})
 	if err != nil {
 		t.Fatal(err)
