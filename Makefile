@@ -3,6 +3,8 @@ GO      ?= go
 NPM     ?= npm
 NODE    ?= node
 BIN     := bin/handler
+# The events consumer `make run` starts (cmd/events-tail; the README's downstream example).
+TAIL    := bin/events-tail
 DIST    := dist
 # The app staged for Core Tools (`make func-start`), with the handler built for this machine.
 FUNC    := bin/func
@@ -13,7 +15,10 @@ FACE_PORT   ?= 7072
 TABLES_PORT ?= 10002
 BLOB_PORT   ?= 10000
 QUEUE_PORT  ?= 10001
-PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT)
+SERVICEBUS_PORT      ?= 5672
+SERVICEBUS_HTTP_PORT ?= 5300
+PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) \
+	-servicebus-port $(SERVICEBUS_PORT) -servicebus-http-port $(SERVICEBUS_HTTP_PORT)
 # How often `make run` plays the Reconcile timer (under Core Tools the host runs it).
 RECONCILE_EVERY ?= 1m
 
@@ -29,12 +34,13 @@ node_modules/.package-lock.json: package-lock.json package.json
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/handler
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(TAIL) ./cmd/events-tail
 
 # devstack runs as its own binary (not under `go run`) so Ctrl-C reaches it directly and it stops
 # every child it started.
 run: deps build
 	$(GO) build -o bin/devstack ./cmd/devstack
-	./bin/devstack -handler $(BIN) $(PORTS) -reconcile-every $(RECONCILE_EVERY)
+	./bin/devstack -handler $(BIN) -events-tail $(TAIL) $(PORTS) -reconcile-every $(RECONCILE_EVERY)
 
 # The app folder as the Functions host wants it (host.json and the function folders side by
 # side, the handler beside them), for Core Tools on this machine.
@@ -45,7 +51,7 @@ func-app: build
 # `func start` in that folder (or how to install Core Tools, with the stand-ins left running).
 func-start: deps func-app
 	$(GO) build -o bin/devstack ./cmd/devstack
-	./bin/devstack -func $(FUNC)/app $(PORTS) -blob-port $(BLOB_PORT) -queue-port $(QUEUE_PORT)
+	./bin/devstack -func $(FUNC)/app -events-tail $(TAIL) $(PORTS) -blob-port $(BLOB_PORT) -queue-port $(QUEUE_PORT)
 
 vet:
 	$(GO) vet ./...

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/pack"
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
@@ -25,10 +26,11 @@ import (
 func TestMakeRunFlow(t *testing.T) {
 	bin := buildAll(t)
 	p := freePorts(t)
-	d := startDevstack(t, filepath.Join(bin, "devstack"), "-handler", filepath.Join(bin, "handler"),
-		"-tables-port", fmt.Sprint(p.tables), "-face-port", fmt.Sprint(p.face), "-port", fmt.Sprint(p.app))
+	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-handler", filepath.Join(bin, "handler"),
+		"-events-tail", filepath.Join(bin, "events-tail")}, p.runArgs()...)...)
 	runPrintedCommands(t, d)
-	d.interrupt(t, map[string]int{"azurite": p.tables, "face stand-in": p.face, "handler": p.app})
+	d.interrupt(t, map[string]int{"azurite": p.tables, "face stand-in": p.face, "handler": p.app,
+		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
 }
 
 // TestFuncStartRunsCoreToolsInTheStagedApp runs what `make func-start` runs with a stand-in for
@@ -44,7 +46,7 @@ func TestFuncStartRunsCoreToolsInTheStagedApp(t *testing.T) {
 	}
 	record := filepath.Join(t.TempDir(), "record")
 	p := freePorts(t)
-	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-func", app}, p.args()...)...)
+	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-func", app, "-events-tail", filepath.Join(bin, "events-tail")}, p.args()...)...)
 	d.env = append(d.env, "PATH="+pathDir+string(os.PathListSeparator)+os.Getenv("PATH"), "FAKEFUNC_RECORD="+record)
 	d.start(t)
 
@@ -57,7 +59,8 @@ func TestFuncStartRunsCoreToolsInTheStagedApp(t *testing.T) {
 	}
 	checkLocalSettings(t, app, p)
 	runPrintedCommands(t, d)
-	d.interrupt(t, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face, "func": p.app})
+	d.interrupt(t, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face, "func": p.app,
+		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
 }
 
 // Without Core Tools, devstack says how to install it and keeps the stand-ins running with the
@@ -66,7 +69,7 @@ func TestFuncStartWithoutCoreToolsSaysHowToInstallIt(t *testing.T) {
 	bin := buildAll(t)
 	app := stageApp(t, bin)
 	p := freePorts(t)
-	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-func", app}, p.args()...)...)
+	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-func", app, "-events-tail", filepath.Join(bin, "events-tail")}, p.args()...)...)
 	d.env = append(d.env, "PATH="+filepath.Dir(mustLookPath(t, "node"))) // node for Azurite; no func
 	d.start(t)
 
@@ -77,7 +80,8 @@ func TestFuncStartWithoutCoreToolsSaysHowToInstallIt(t *testing.T) {
 		}
 	}
 	checkLocalSettings(t, app, p)
-	d.stopWith(t, syscall.SIGHUP, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face})
+	d.stopWith(t, syscall.SIGHUP, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face,
+		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
 }
 
 // checkLocalSettings holds the written local.settings.json to what Core Tools needs and to the
@@ -107,10 +111,12 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 		t.Errorf("local.settings.json sets FUNCTIONS_CUSTOMHANDLER_PORT, which the host chooses")
 	}
 	for name, want := range map[string][]string{
-		"AzureWebJobsStorage":      {fmt.Sprintf("BlobEndpoint=http://127.0.0.1:%d/", p.blob), fmt.Sprintf("QueueEndpoint=http://127.0.0.1:%d/", p.queue), fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
-		"TABLES_CONNECTION_STRING": {fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
-		"FACE_ENDPOINT":            {fmt.Sprintf("http://127.0.0.1:%d", p.face)},
-		"PUBLIC_BASE_URL":          {fmt.Sprintf("http://localhost:%d", p.app)},
+		"AzureWebJobsStorage":          {fmt.Sprintf("BlobEndpoint=http://127.0.0.1:%d/", p.blob), fmt.Sprintf("QueueEndpoint=http://127.0.0.1:%d/", p.queue), fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
+		"TABLES_CONNECTION_STRING":     {fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
+		"FACE_ENDPOINT":                {fmt.Sprintf("http://127.0.0.1:%d", p.face)},
+		"PUBLIC_BASE_URL":              {fmt.Sprintf("http://localhost:%d", p.app)},
+		"SERVICEBUS_CONNECTION_STRING": {fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;", p.sb), "UseDevelopmentEmulator=true"},
+		"SERVICEBUS_ENTITY":            {"liveness-events"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(v[name], w) {
@@ -118,30 +124,35 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 			}
 		}
 	}
-	for name, port := range map[string]int{"blob": p.blob, "queue": p.queue, "tables": p.tables, "face": p.face} {
+	for name, port := range map[string]int{"blob": p.blob, "queue": p.queue, "tables": p.tables, "face": p.face, "Service Bus": p.sb} {
 		if !listening(port) {
 			t.Errorf("the %s stand-in does not listen on %d", name, port)
 		}
 	}
 }
 
-type testPorts struct{ app, face, tables, blob, queue int }
+type testPorts struct{ app, face, tables, blob, queue, sb, sbHTTP int }
+
+// runArgs are the port flags of `make run`; args adds `make func-start`'s.
+func (p testPorts) runArgs() []string {
+	return []string{"-port", fmt.Sprint(p.app), "-face-port", fmt.Sprint(p.face), "-tables-port", fmt.Sprint(p.tables),
+		"-servicebus-port", fmt.Sprint(p.sb), "-servicebus-http-port", fmt.Sprint(p.sbHTTP)}
+}
 
 func (p testPorts) args() []string {
-	return []string{"-port", fmt.Sprint(p.app), "-face-port", fmt.Sprint(p.face), "-tables-port", fmt.Sprint(p.tables),
-		"-blob-port", fmt.Sprint(p.blob), "-queue-port", fmt.Sprint(p.queue)}
+	return append(p.runArgs(), "-blob-port", fmt.Sprint(p.blob), "-queue-port", fmt.Sprint(p.queue))
 }
 
 func freePorts(t *testing.T) testPorts {
-	return testPorts{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	return testPorts{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
 }
 
-// buildAll builds the handler, devstack and the fake `func` into a temporary folder.
+// buildAll builds the handler, events-tail, devstack and the fake `func` into a temporary folder.
 func buildAll(t *testing.T) string {
 	t.Helper()
 	root := testenv.RepoRoot(t)
 	bin := t.TempDir()
-	for pkg, out := range map[string]string{"./cmd/handler": "handler", "./cmd/devstack": "devstack", "./cmd/devstack/testdata/fakefunc": "fakefunc"} {
+	for pkg, out := range map[string]string{"./cmd/handler": "handler", "./cmd/events-tail": "events-tail", "./cmd/devstack": "devstack", "./cmd/devstack/testdata/fakefunc": "fakefunc"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(bin, out), pkg)
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build`: pack stages static handlers only
@@ -168,8 +179,25 @@ type devstack struct {
 	done     chan struct{} // closed when devstack has exited; err is then its exit
 	err      error
 	env      []string
-	output   strings.Builder
-	commands []string // the lines printed under "Try it"
+	output   logsink.Buffer // everything it printed, also after it was ready
+	commands []string       // the lines printed under "Try it"
+}
+
+// waitForLine waits up to limit for a printed line that match accepts, and returns it.
+func (d *devstack) waitForLine(t *testing.T, what string, limit time.Duration, match func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		for _, l := range strings.Split(d.output.String(), "\n") {
+			if match(l) {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("devstack printed no %s within %v:\n%s", what, limit, d.output.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startDevstack prepares devstack with args, in the repository root (for local.settings.json and
@@ -215,10 +243,12 @@ func (d *devstack) start(t *testing.T) {
 	lines := make(chan string, 256)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 2*maxLine) // a printed line is at most maxLine and its prefix
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
 		close(lines)
+		_, _ = io.Copy(io.Discard, stdout) // past a line too long to scan, devstack must not block
 	}()
 	collecting := false
 	deadline := time.After(90 * time.Second)
@@ -228,16 +258,16 @@ func (d *devstack) start(t *testing.T) {
 			if !ok {
 				t.Fatalf("devstack ended before it was ready:\n%s", d.output.String())
 			}
-			d.output.WriteString(l + "\n")
+			_, _ = d.output.Write([]byte(l + "\n"))
 			switch {
 			case strings.HasPrefix(l, "Try it"):
 				collecting = true
 			case strings.HasPrefix(l, "Ctrl-C stops everything"):
 				go func() {
-					for range lines {
+					for l := range lines {
+						_, _ = d.output.Write([]byte(l + "\n"))
 					}
 				}()
-				go func() { _, _ = io.Copy(io.Discard, stdout) }()
 				return
 			case collecting && strings.TrimSpace(l) != "":
 				d.commands = append(d.commands, l)

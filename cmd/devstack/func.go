@@ -21,11 +21,11 @@ const coreToolsInstall = `Azure Functions Core Tools (func) is not installed. In
 or see https://learn.microsoft.com/azure/azure-functions/functions-run-local#install-the-azure-functions-core-tools`
 
 // runFunc is `make func-start`: the staged app in dir, run by the real Functions host.
-func runFunc(ctx context.Context, log *slog.Logger, dir string, p ports) error {
+func runFunc(ctx context.Context, log *slog.Logger, dir, tailBin string, p ports) error {
 	if _, err := os.Stat(filepath.Join(dir, "host.json")); err != nil {
 		return fmt.Errorf("%s is not a staged app folder (make func-app stages one): %w", dir, err)
 	}
-	st, err := startStandIns(log, p, true)
+	st, err := startStandIns(log, p, true, tailBin)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func runFunc(ctx context.Context, log *slog.Logger, dir string, p ports) error {
 	if err := waitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), host, 120*time.Second); err != nil {
 		return fmt.Errorf("func start: %w", err)
 	}
-	printWelcome(appURL, st.faceURL, "  (run by Core Tools from "+dir+"; the host runs Reconcile on RECONCILE_SCHEDULE)\n")
+	printWelcome(appURL, st, "  (run by Core Tools from "+dir+"; the host runs Reconcile on RECONCILE_SCHEDULE)\n")
 	return st.wait(ctx)
 }
 

@@ -1,5 +1,6 @@
 // Command devstack is `make run` and `make func-start`: the whole app on one machine without an
-// Azure account. It starts Azurite and the Face stand-in (package services, as the tests do),
+// Azure account. It starts Azurite, the Face stand-in and the Service Bus stand-in (package
+// services, as the tests do) and the events consumer (cmd/events-tail), whose events it prints,
 // then either
 //
 //   - (make run) the handler on :7071 with the settings of local.settings.json (or its .example),
@@ -23,13 +24,15 @@ import (
 	"time"
 )
 
-// ports are the loopback ports of the local stack; every one can be chosen.
-type ports struct{ app, face, tables, blob, queue int }
+// ports are the loopback ports of the local stack; every one can be chosen. sb is the Service
+// Bus stand-in's AMQP port, sbHTTP its counters endpoint's.
+type ports struct{ app, face, tables, blob, queue, sb, sbHTTP int }
 
 func main() {
 	var (
 		p          ports
 		handlerBin = flag.String("handler", "bin/handler", "path of the built handler binary")
+		tailBin    = flag.String("events-tail", "bin/events-tail", "path of the built events consumer (cmd/events-tail)")
 		funcApp    = flag.String("func", "", "a staged app `folder` to run with Core Tools' func start instead of the handler")
 		reconcile  = flag.Duration("reconcile-every", time.Minute, "how often Reconcile runs (without -func)")
 	)
@@ -38,6 +41,8 @@ func main() {
 	flag.IntVar(&p.tables, "tables-port", defaultPorts.tables, "Azurite table service port")
 	flag.IntVar(&p.blob, "blob-port", defaultPorts.blob, "Azurite blob service port (with -func: the host's storage)")
 	flag.IntVar(&p.queue, "queue-port", defaultPorts.queue, "Azurite queue service port (with -func)")
+	flag.IntVar(&p.sb, "servicebus-port", defaultPorts.sb, "Service Bus stand-in AMQP port")
+	flag.IntVar(&p.sbHTTP, "servicebus-http-port", defaultPorts.sbHTTP, "Service Bus stand-in counters port")
 	flag.Parse()
 	// SIGHUP too: a closed terminal must stop the stack like Ctrl-C, not orphan it.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -45,9 +50,9 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
 	var err error
 	if *funcApp != "" {
-		err = runFunc(ctx, log, *funcApp, p)
+		err = runFunc(ctx, log, *funcApp, *tailBin, p)
 	} else {
-		err = runHandler(ctx, log, *handlerBin, p, *reconcile)
+		err = runHandler(ctx, log, *handlerBin, *tailBin, p, *reconcile)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
@@ -56,8 +61,8 @@ func main() {
 }
 
 // runHandler is `make run`.
-func runHandler(ctx context.Context, log *slog.Logger, handlerBin string, p ports, every time.Duration) error {
-	st, err := startStandIns(log, p, false)
+func runHandler(ctx context.Context, log *slog.Logger, handlerBin, tailBin string, p ports, every time.Duration) error {
+	st, err := startStandIns(log, p, false, tailBin)
 	if err != nil {
 		return err
 	}
@@ -71,7 +76,7 @@ func runHandler(ctx context.Context, log *slog.Logger, handlerBin string, p port
 	if err := waitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), handler, 30*time.Second); err != nil {
 		return fmt.Errorf("handler: %w", err)
 	}
-	printWelcome(fmt.Sprintf("http://localhost:%d", p.app), st.faceURL, "")
+	printWelcome(fmt.Sprintf("http://localhost:%d", p.app), st, "")
 	go reconcileLoop(ctx, log, fmt.Sprintf("http://127.0.0.1:%d/Reconcile", p.app), every)
 	return st.wait(ctx)
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // defaultPorts are the ports local.settings.json.example names, as flag defaults and make
-// variables do.
-var defaultPorts = ports{app: 7071, face: 7072, tables: 10002, blob: 10000, queue: 10001}
+// variables do. The Service Bus ones are the Service Bus emulator's (AMQP 5672, HTTP 5300), so
+// that a connection string written for the emulator reaches the stand-in.
+var defaultPorts = ports{app: 7071, face: 7072, tables: 10002, blob: 10000, queue: 10001, sb: 5672, sbHTTP: 5300}
 
 // checkPorts fails, naming the make variable to change, when a port the stack needs is held by
 // another process: a server already there would otherwise answer as if it were ours. hostStorage
@@ -24,7 +25,8 @@ func checkPorts(p ports, hostStorage bool) error {
 		port     int
 		variable string
 	}
-	check := []namedPort{{p.app, "PORT"}, {p.face, "FACE_PORT"}, {p.tables, "TABLES_PORT"}}
+	check := []namedPort{{p.app, "PORT"}, {p.face, "FACE_PORT"}, {p.tables, "TABLES_PORT"},
+		{p.sb, "SERVICEBUS_PORT"}, {p.sbHTTP, "SERVICEBUS_HTTP_PORT"}}
 	if hostStorage {
 		check = append(check, namedPort{p.blob, "BLOB_PORT"}, namedPort{p.queue, "QUEUE_PORT"})
 	}
@@ -50,6 +52,7 @@ func followPorts(settings map[string]string, p ports) {
 	moved := map[int]int{
 		defaultPorts.app: p.app, defaultPorts.face: p.face, defaultPorts.tables: p.tables,
 		defaultPorts.blob: p.blob, defaultPorts.queue: p.queue,
+		defaultPorts.sb: p.sb, defaultPorts.sbHTTP: p.sbHTTP,
 	}
 	for k, v := range settings {
 		settings[k] = localAddr.ReplaceAllStringFunc(v, func(addr string) string {

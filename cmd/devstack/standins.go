@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
@@ -24,14 +25,17 @@ type stack struct {
 	face     *facestub.Server
 	faceSrv  *http.Server
 	faceURL  string
+	sb       *services.ServiceBus
 	settings map[string]string // the app settings, pointed at the stand-ins
 	children []*services.Process
 	exited   chan string // the name of a child that exited
+	stopping atomic.Bool // set once stop begins: exits from then on are expected
 }
 
 // startStandIns starts Azurite (with the blob and queue services the Functions host needs when
-// hostStorage is set) and the Face stand-in, and points the settings of local.settings.json at them.
-func startStandIns(log *slog.Logger, p ports, hostStorage bool) (*stack, error) {
+// hostStorage is set), the Face stand-in and the Service Bus stand-in, points the settings of
+// local.settings.json at them, and starts the events consumer tailBin on the events topic.
+func startStandIns(log *slog.Logger, p ports, hostStorage bool, tailBin string) (*stack, error) {
 	if err := checkPorts(p, hostStorage); err != nil {
 		return nil, err
 	}
@@ -72,6 +76,14 @@ func startStandIns(log *slog.Logger, p ports, hostStorage bool) (*stack, error) 
 	settings["TABLES_CONNECTION_STRING"] = st.azurite.ConnectionString()
 	settings["TABLES_ENDPOINT"] = ""
 	settings["PUBLIC_BASE_URL"] = fmt.Sprintf("http://localhost:%d", p.app)
+	if err := st.startServiceBus(root, p); err != nil {
+		st.stop(log)
+		return nil, fmt.Errorf("Service Bus stand-in: %w", err)
+	}
+	if err := st.startEventsTail(log, tailBin); err != nil {
+		st.stop(log)
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -114,6 +126,7 @@ func (st *stack) wait(ctx context.Context) error {
 // stop stops the children first (they use the stand-ins), then the stand-ins.
 func (st *stack) stop(log *slog.Logger) {
 	log.Info("stopping")
+	st.stopping.Store(true)
 	for i := len(st.children) - 1; i >= 0; i-- {
 		_ = st.children[i].Stop()
 	}
@@ -123,6 +136,9 @@ func (st *stack) stop(log *slog.Logger) {
 	}
 	if st.azurite != nil {
 		_ = st.azurite.Stop()
+	}
+	if st.sb != nil {
+		_ = st.sb.Stop()
 	}
 	log.Info("all processes stopped")
 }
@@ -193,12 +209,14 @@ func (p *linePrinter) Close() error {
 	return err
 }
 
-func printWelcome(appURL, faceURL, extra string) {
+func printWelcome(appURL string, st *stack, extra string) {
 	fmt.Printf(`
 Liveness Quick Link is running locally.
   app            %[1]s   (function keys are not enforced locally)
   Face stand-in  %[2]s   (finish a session: curl -s -X POST %[2]s/_stub/sessions/$id/attempts -d '{"status":"Succeeded","decision":"realface"}')
-%[3]s`, appURL, faceURL, extra)
+  Service Bus    amqp://127.0.0.1:%[3]d   topic %[4]s (counters: curl -s http://127.0.0.1:%[5]d/counters)
+  events         each event on subscription %[6]q is printed below as it happens: "event   | {...}"
+%[7]s`, appURL, st.faceURL, st.sb.Port, st.settings["SERVICEBUS_ENTITY"], st.sb.HTTPPort, tailSubscription, extra)
 	printTryIt(appURL)
 }
 

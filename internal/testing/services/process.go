@@ -26,6 +26,9 @@ type Command struct {
 	// Output receives the child's stdout and stderr; nil discards them. The last 16 KiB are
 	// kept either way, for the error of a child that fails to start.
 	Output io.Writer
+	// Stderr, when set, receives the child's stderr instead of Output, for a caller that shows the
+	// two apart (a consumer's data on stdout, its logs on stderr).
+	Stderr io.Writer
 }
 
 // Process is a running child in a process group of its own.
@@ -52,6 +55,9 @@ func Start(c Command) (*Process, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	if c.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(tail, c.Stderr)
+	}
 	// A descendant that left the group can hold the output pipe open: Wait must not wait for it
 	// past the stop sequence.
 	cmd.WaitDelay = stopTimeout

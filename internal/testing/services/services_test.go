@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 )
 
 func repoRoot(t *testing.T) string {
@@ -269,5 +271,24 @@ func TestCheckFreeSeesAServerOnEitherLoopback(t *testing.T) {
 		if err := CheckFree(port); err != nil {
 			t.Errorf("CheckFree(%d) after %s let go = %v, want nil", port, host, err)
 		}
+	}
+}
+
+func TestStderrIsKeptApartWhenAsked(t *testing.T) {
+	var out, errs logsink.Buffer
+	p, err := Start(Command{Name: "talker", Path: "/bin/sh", Args: []string{"-c", "echo data; echo log >&2"}, Output: &out, Stderr: &errs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not exit within 10 s")
+	}
+	if out.String() != "data\n" || errs.String() != "log\n" {
+		t.Errorf("Output got %q, Stderr got %q; want \"data\\n\" and \"log\\n\"", out.String(), errs.String())
+	}
+	if tail := p.Output(); !strings.Contains(tail, "data\n") || !strings.Contains(tail, "log\n") {
+		t.Errorf("Output() = %q, want both streams kept for errors", tail)
 	}
 }
