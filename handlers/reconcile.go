@@ -48,9 +48,11 @@ func retryDelay(n int) time.Duration {
 }
 
 // Reconcile does the work that has come due, each entry as its reason says (liveness.DueReason).
-// It reads a bounded batch of the due index, never the session table. When a dependency is down
-// it stops early: what is left stays due for the next tick instead of spending a retry cycle on
-// every item.
+// It reads a bounded batch of the due index, never the session table. First it sends, in one
+// batched Publish, the unsent events of the batch's announce entries (sendUnsent); then it handles
+// the entries one by one, and an announce entry goes only once its event is marked sent. When a
+// dependency is down it stops early: what is left stays due for the next tick instead of spending
+// a retry cycle on every item.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileBudget)
 	defer cancel()
