@@ -287,6 +287,9 @@ container.on('sender_open', (context) => {
 container.on('message', (context) => {
   const link = context.receiver;
   const msg = context.message;
+  // A transfer that crossed our detach on the wire is not taken: the client learns of the detach
+  // and sends again on a new link, as it does with Service Bus.
+  if (!link.state.local_open) return;
   if (link.rpc) {
     context.delivery.update(true, rhea.message.accepted().described());
     const reply = context.connection.replyLinks?.get(String(msg.reply_to));
