@@ -1,6 +1,7 @@
 package servicebus
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -20,6 +21,21 @@ import (
 // $cbs link pair through go-amqp (TestCBSPutTokenAnsweredEveryTime), and the SDK's own claims
 // for several links on one connection (TestCBSClaimsOnOneConnection).
 
+// rawSession is a go-amqp session on its own connection to sb, below the SDK, closed when t ends.
+func rawSession(t *testing.T, ctx context.Context, sb *services.ServiceBus) *amqp.Session {
+	t.Helper()
+	conn, err := amqp.Dial(ctx, "amqp://127.0.0.1:"+strconv.Itoa(sb.Port), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	session, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	return session
+}
+
 func putTokens(t *testing.T, sb *services.ServiceBus) int {
 	t.Helper()
 	n, err := sb.CBSPutTokens()
@@ -35,15 +51,7 @@ func putTokens(t *testing.T, sb *services.ServiceBus) int {
 func TestCBSPutTokenAnsweredEveryTime(t *testing.T) {
 	sb, _ := start(t, nil)
 	ctx := bounded(t)
-	conn, err := amqp.Dial(ctx, "amqp://127.0.0.1:"+strconv.Itoa(sb.Port), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer conn.Close()
-	session, err := conn.NewSession(ctx, nil)
-	if err != nil {
-		t.Fatalf("NewSession: %v", err)
-	}
+	session := rawSession(t, ctx, sb)
 	const replyTo = "$cbs-reply-to-test"
 	sender, err := session.NewSender(ctx, "$cbs", nil)
 	if err != nil {

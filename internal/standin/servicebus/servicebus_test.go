@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -298,19 +297,28 @@ func TestQueueDeadLettersAfterMaxDeliveryCountAndOnRequest(t *testing.T) {
 		t.Fatalf("DeadLetterMessage: %v", err)
 	}
 	dlq := receiver(t, client, "", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
-	for _, want := range []struct{ id, reason string }{{"q1", "MaxDeliveryCountExceeded"}, {"q2", "unreadable"}} {
+	readDeadLetters(t, dlq, deadLetter{"q1", "MaxDeliveryCountExceeded"}, deadLetter{"q2", "unreadable"})
+	checkCounters(t, sb, map[string]services.Counters{
+		queue:                       {Accepted: 2, Delivered: 3, Abandoned: 2, DeadLettered: 2},
+		queue + "/$DeadLetterQueue": {Accepted: 2, Delivered: 2, Completed: 2},
+	})
+}
+
+type deadLetter struct{ id, reason string }
+
+// readDeadLetters receives want from a dead-letter queue in order, checks each one's reason, and
+// completes it.
+func readDeadLetters(t *testing.T, dlq *azservicebus.Receiver, want ...deadLetter) {
+	t.Helper()
+	for _, w := range want {
 		d := receiveOne(t, dlq)
-		if d.MessageID != want.id || d.DeadLetterReason == nil || *d.DeadLetterReason != want.reason {
-			t.Errorf("dead-letter queue gave %q with reason %v, want %q with %q", d.MessageID, d.DeadLetterReason, want.id, want.reason)
+		if d.MessageID != w.id || d.DeadLetterReason == nil || *d.DeadLetterReason != w.reason {
+			t.Errorf("dead-letter queue gave %q with reason %v, want %q with %q", d.MessageID, d.DeadLetterReason, w.id, w.reason)
 		}
 		if err := dlq.CompleteMessage(bounded(t), d, nil); err != nil {
 			t.Fatalf("CompleteMessage on the dead-letter queue: %v", err)
 		}
 	}
-	checkCounters(t, sb, map[string]services.Counters{
-		queue:                       {Accepted: 2, Delivered: 3, Abandoned: 2, DeadLettered: 2},
-		queue + "/$DeadLetterQueue": {Accepted: 2, Delivered: 2, Completed: 2},
-	})
 }
 
 // TestLockExpiryRedelivers: the queue's lock lasts one second; an unsettled message comes back.
@@ -403,13 +411,7 @@ func TestSubscriptionDeadLettersAfterMaxDeliveryCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dlq.Close(context.Background())
-	d := receiveOne(t, dlq)
-	if d.MessageID != "d1/failed" || d.DeadLetterReason == nil || *d.DeadLetterReason != "MaxDeliveryCountExceeded" {
-		t.Errorf("dead-letter queue gave %q with reason %v, want d1/failed with MaxDeliveryCountExceeded", d.MessageID, d.DeadLetterReason)
-	}
-	if err := dlq.CompleteMessage(bounded(t), d, nil); err != nil {
-		t.Fatalf("CompleteMessage on the dead-letter queue: %v", err)
-	}
+	readDeadLetters(t, dlq, deadLetter{"d1/failed", "MaxDeliveryCountExceeded"})
 	sub := dlqTopic + "/Subscriptions/" + dlqSub
 	checkCounters(t, sb, map[string]services.Counters{
 		sub:                       {Accepted: 1, Delivered: 2, Abandoned: 2, DeadLettered: 1},
@@ -425,15 +427,7 @@ func TestDeliveryWireTypes(t *testing.T) {
 	sb, client := start(t, nil)
 	send(t, client, topic, event("w1/failed", false))
 	ctx := bounded(t)
-	conn, err := amqp.Dial(ctx, "amqp://127.0.0.1:"+strconv.Itoa(sb.Port), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer conn.Close()
-	session, err := conn.NewSession(ctx, nil)
-	if err != nil {
-		t.Fatalf("NewSession: %v", err)
-	}
+	session := rawSession(t, ctx, sb)
 	r, err := session.NewReceiver(ctx, topic+"/Subscriptions/all", &amqp.ReceiverOptions{
 		SettlementMode: to.Ptr(amqp.ReceiverSettleModeSecond), Credit: 1,
 	})
