@@ -9,6 +9,10 @@
 // GET /counters on the HTTP port answers {"<entity>": {accepted, deduplicated, delivered, completed,
 // abandoned, lockExpired, deadLettered}} per queue, topic and subscription (subscriptions as
 // "<topic>/Subscriptions/<name>"), so tests can assert "exactly one delivered".
+// GET /cbs answers {"putTokens": n}: CBS put-tokens answered since the start.
+// Fault knobs: POST /detach?entity=<name> detaches every link attached to that queue, topic or
+// subscription with amqp:link:detach-forced (as Service Bus does to an idle link); POST /drop
+// cuts every AMQP connection (connection loss).
 //
 // Everything is in memory: a restart forgets every message, as Microsoft's emulator does.
 
@@ -216,6 +220,13 @@ const BATCH_FORMAT = 0x80013700; // com.microsoft batched message format (azserv
 
 const container = rhea.create_container({ id: 'servicebus-standin' });
 
+// Open entity links (client senders to a queue or topic, client receivers of a queue or
+// subscription) and open connections, for the fault knobs.
+const entityLinks = new Set();
+const connections = new Set();
+container.on('connection_open', (context) => connections.add(context.connection));
+container.on('disconnected', (context) => connections.delete(context.connection));
+
 // Every attach is answered with the client's own settle modes: go-amqp refuses any other.
 function echoAttach(link) {
   // An absent mode stays absent (the default, mixed or first): rhea would write undefined
@@ -245,6 +256,7 @@ container.on('receiver_open', (context) => {
     return;
   }
   link.entity = entity;
+  entityLinks.add(link);
   // As Service Bus Standard does (256 KB): the SDK sizes a MessageBatch by it and reads an
   // absent or 0 size (unlimited in AMQP) as a batch that holds nothing.
   link.local.attach.max_message_size = MAX_MESSAGE_SIZE;
@@ -268,18 +280,23 @@ container.on('sender_open', (context) => {
   }
   link.queue = queue;
   queue.links.add(link);
+  entityLinks.add(link);
   (context.connection.queueLinks ??= new Set()).add(link);
 });
 
 container.on('message', (context) => {
   const link = context.receiver;
   const msg = context.message;
+  // A transfer that crossed our detach on the wire is not taken: the client learns of the detach
+  // and sends again on a new link, as it does with Service Bus.
+  if (!link.state.local_open) return;
   if (link.rpc) {
     context.delivery.update(true, rhea.message.accepted().described());
     const reply = context.connection.replyLinks?.get(String(msg.reply_to));
     // CBS put-token answers 202, management requests 200: the SDK wants an int32 status-code
     // and the request's message-id as a string correlation-id.
     const put = msg.application_properties?.operation === 'put-token';
+    if (put && reply) cbsPutTokens++;
     reply?.send({
       correlation_id: String(msg.message_id),
       application_properties: {
@@ -355,6 +372,40 @@ container.on('disconnected', (context) => {
 });
 container.on('error', (err) => console.error('stand-in error:', err?.message ?? err));
 
+// put-tokens answered, every one of them (the SDK sends one per claim and again as tokens
+// refresh), for GET /cbs.
+let cbsPutTokens = 0;
+
+// Detaches every open link of the named queue, topic or subscription (names are
+// case-insensitive) with the error Service Bus gives an idle link; the SDK must recover on its
+// next call. Returns how many links were detached.
+function detachEntity(name) {
+  const key = name.toLowerCase();
+  let n = 0;
+  for (const link of [...entityLinks]) {
+    if (!link.is_open()) {
+      entityLinks.delete(link);
+      continue;
+    }
+    const owner = (link.entity ?? link.queue).name.toLowerCase();
+    if (owner !== key) continue;
+    entityLinks.delete(link);
+    dropLink(link);
+    link.close({ condition: 'amqp:link:detach-forced', description: `The link was detached by the stand-in (POST /detach?entity=${name}).` });
+    n++;
+  }
+  return n;
+}
+
+// Cuts every AMQP connection without a close frame, as a network failure or a service restart
+// would. Returns how many connections were cut.
+function dropConnections() {
+  const n = connections.size;
+  for (const connection of connections) connection.socket?.destroy();
+  connections.clear();
+  return n;
+}
+
 function counters() {
   return Object.fromEntries([...counted].map(([name, owner]) => [name, owner.counters]));
 }
@@ -365,9 +416,32 @@ const httpServer = http.createServer((req, res) => {
     res.end(JSON.stringify(counters()));
     return;
   }
+  if (faultKnob(req, res)) return;
   res.writeHead(404, { 'Content-Type': 'text/plain' });
-  res.end('GET /counters\n');
+  res.end('GET /counters, GET /cbs, POST /detach?entity=<name>, POST /drop\n');
 });
+
+// Answers GET /cbs, POST /detach and POST /drop; false for any other request.
+function faultKnob(req, res) {
+  const url = new URL(req.url, 'http://localhost');
+  const json = (status, body) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  if (req.method === 'GET' && url.pathname === '/cbs') {
+    json(200, { putTokens: cbsPutTokens });
+  } else if (req.method === 'POST' && url.pathname === '/detach') {
+    const entity = url.searchParams.get('entity');
+    if (!entity) json(400, { error: 'POST /detach needs ?entity=<queue, topic or subscription>' });
+    else if (!entities.has(entity.toLowerCase()) && !queues.has(entity.toLowerCase())) json(404, { error: `no entity ${entity}` });
+    else json(200, { detached: detachEntity(entity) });
+  } else if (req.method === 'POST' && url.pathname === '/drop') {
+    json(200, { dropped: dropConnections() });
+  } else {
+    return false;
+  }
+  return true;
+}
 
 const amqpServer = container.listen({ host: '127.0.0.1', port: Number(args.port) });
 const listening = (server) => new Promise((resolve, reject) => {

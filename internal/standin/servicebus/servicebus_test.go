@@ -30,8 +30,16 @@ var testEntities = map[string]any{
 		"name": queue, "requiresDuplicateDetection": true, "duplicateDetectionWindowSeconds": 60,
 		"lockDurationSeconds": 1, "maxDeliveryCount": 2,
 	}},
-	"topics": []any{map[string]any{"name": "filters", "subscriptions": filterSubscriptions()}},
+	"topics": []any{
+		map[string]any{"name": "filters", "subscriptions": filterSubscriptions()},
+		map[string]any{"name": dlqTopic, "subscriptions": []any{map[string]any{
+			"name": dlqSub, "lockDurationSeconds": 60, "maxDeliveryCount": 2,
+		}}},
+	},
 }
+
+// dlqTopic's one subscription dead-letters a message after its second delivery.
+const dlqTopic, dlqSub = "dead-letters", "s"
 
 // filterCases: each filter against the message sendFiltered sends (passed=false, status "failed",
 // score 7, Subject "failed", no "reason").
@@ -56,6 +64,10 @@ var filterCases = []struct {
 	{"sys-messageid", "sys.MessageId <> 'other'", true},
 	{"user-prefix", "user.status = 'failed' AND (passed = true OR [kind] = 'session')", true},
 	{"type-mismatch", "passed = 'false'", false},
+	{"string-ne", "status <> 'completed'", true},
+	{"not-or", "NOT (status = 'completed' OR passed = true)", true},
+	{"sys-is-not-null", "sys.MessageId IS NOT NULL", true},
+	{"sys-excludes", "sys.Label = 'completed' OR sys.MessageId IS NULL", false},
 }
 
 func filterSubscriptions() []any {
@@ -228,13 +240,15 @@ func TestSubscriptionFilterGrammar(t *testing.T) {
 	send(t, client, "filters", m)
 	got := testenv.Counters(t, sb)
 	for _, c := range filterCases {
-		want := 0
-		if c.match {
-			want = 1
-		}
-		if n := got["filters/Subscriptions/"+c.name].Accepted; n != want {
-			t.Errorf("filter %q took %d messages, want %d", c.filter, n, want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			want := 0
+			if c.match {
+				want = 1
+			}
+			if n := got["filters/Subscriptions/"+c.name].Accepted; n != want {
+				t.Errorf("filter %q took %d messages, want %d", c.filter, n, want)
+			}
+		})
 	}
 }
 
@@ -283,19 +297,28 @@ func TestQueueDeadLettersAfterMaxDeliveryCountAndOnRequest(t *testing.T) {
 		t.Fatalf("DeadLetterMessage: %v", err)
 	}
 	dlq := receiver(t, client, "", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
-	for _, want := range []struct{ id, reason string }{{"q1", "MaxDeliveryCountExceeded"}, {"q2", "unreadable"}} {
+	readDeadLetters(t, dlq, deadLetter{"q1", "MaxDeliveryCountExceeded"}, deadLetter{"q2", "unreadable"})
+	checkCounters(t, sb, map[string]services.Counters{
+		queue:                       {Accepted: 2, Delivered: 3, Abandoned: 2, DeadLettered: 2},
+		queue + "/$DeadLetterQueue": {Accepted: 2, Delivered: 2, Completed: 2},
+	})
+}
+
+type deadLetter struct{ id, reason string }
+
+// readDeadLetters receives want from a dead-letter queue in order, checks each one's reason, and
+// completes it.
+func readDeadLetters(t *testing.T, dlq *azservicebus.Receiver, want ...deadLetter) {
+	t.Helper()
+	for _, w := range want {
 		d := receiveOne(t, dlq)
-		if d.MessageID != want.id || d.DeadLetterReason == nil || *d.DeadLetterReason != want.reason {
-			t.Errorf("dead-letter queue gave %q with reason %v, want %q with %q", d.MessageID, d.DeadLetterReason, want.id, want.reason)
+		if d.MessageID != w.id || d.DeadLetterReason == nil || *d.DeadLetterReason != w.reason {
+			t.Errorf("dead-letter queue gave %q with reason %v, want %q with %q", d.MessageID, d.DeadLetterReason, w.id, w.reason)
 		}
 		if err := dlq.CompleteMessage(bounded(t), d, nil); err != nil {
 			t.Fatalf("CompleteMessage on the dead-letter queue: %v", err)
 		}
 	}
-	checkCounters(t, sb, map[string]services.Counters{
-		queue:                       {Accepted: 2, Delivered: 3, Abandoned: 2, DeadLettered: 2},
-		queue + "/$DeadLetterQueue": {Accepted: 2, Delivered: 2, Completed: 2},
-	})
 }
 
 // TestLockExpiryRedelivers: the queue's lock lasts one second; an unsettled message comes back.
@@ -362,4 +385,82 @@ func TestUnknownEntityIsRefused(t *testing.T) {
 	if err := s.SendMessage(bounded(t), event("x", true), nil); !errors.As(err, &amqpErr) || amqpErr.Condition != amqp.ErrCondNotFound {
 		t.Errorf("SendMessage to an unknown topic = %v, want an amqp.Error with condition %s", err, amqp.ErrCondNotFound)
 	}
+}
+
+// TestSubscriptionDeadLettersAfterMaxDeliveryCount: a subscription's dead-letter queue is read at
+// <topic>/Subscriptions/<name>/$DeadLetterQueue (the SDK's SubQueueDeadLetter), with the reason.
+func TestSubscriptionDeadLettersAfterMaxDeliveryCount(t *testing.T) {
+	sb, client := start(t, testEntities)
+	send(t, client, dlqTopic, event("d1/failed", false))
+	r, err := client.NewReceiverForSubscription(dlqTopic, dlqSub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	for n := range 2 {
+		m := receiveOne(t, r)
+		if m.MessageID != "d1/failed" || m.DeliveryCount != uint32(n+1) {
+			t.Fatalf("delivery %d: %q with delivery count %d, want d1/failed with %d", n+1, m.MessageID, m.DeliveryCount, n+1)
+		}
+		if err := r.AbandonMessage(bounded(t), m, nil); err != nil {
+			t.Fatalf("AbandonMessage: %v", err)
+		}
+	}
+	dlq, err := client.NewReceiverForSubscription(dlqTopic, dlqSub, &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close(context.Background())
+	readDeadLetters(t, dlq, deadLetter{"d1/failed", "MaxDeliveryCountExceeded"})
+	sub := dlqTopic + "/Subscriptions/" + dlqSub
+	checkCounters(t, sb, map[string]services.Counters{
+		sub:                       {Accepted: 1, Delivered: 2, Abandoned: 2, DeadLettered: 1},
+		sub + "/$DeadLetterQueue": {Accepted: 1, Delivered: 1, Completed: 1},
+	})
+}
+
+// TestDeliveryWireTypes reads a peek-lock delivery with go-amqp, below the SDK, where a wrong
+// type would not panic the SDK yet (azservicebus message.go type-asserts these without checks):
+// a 16-byte delivery tag that is the lock token, x-opt-sequence-number a long, x-opt-enqueued-time
+// and x-opt-locked-until timestamps, x-opt-lock-token a UUID.
+func TestDeliveryWireTypes(t *testing.T) {
+	sb, client := start(t, nil)
+	send(t, client, topic, event("w1/failed", false))
+	ctx := bounded(t)
+	session := rawSession(t, ctx, sb)
+	r, err := session.NewReceiver(ctx, topic+"/Subscriptions/all", &amqp.ReceiverOptions{
+		SettlementMode: to.Ptr(amqp.ReceiverSettleModeSecond), Credit: 1,
+	})
+	if err != nil {
+		t.Fatalf("NewReceiver: %v", err)
+	}
+	m, err := r.Receive(ctx, nil)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if len(m.DeliveryTag) != 16 {
+		t.Errorf("delivery tag %x is %d bytes, want 16 (the lock token)", m.DeliveryTag, len(m.DeliveryTag))
+	}
+	if tok, ok := m.DeliveryAnnotations["x-opt-lock-token"].(amqp.UUID); !ok || string(tok[:]) != string(m.DeliveryTag) {
+		t.Errorf("x-opt-lock-token %#v, want the delivery tag %x as a UUID", m.DeliveryAnnotations["x-opt-lock-token"], m.DeliveryTag)
+	}
+	for _, c := range []struct {
+		name string
+		ok   func(any) bool
+		want string
+	}{
+		{"x-opt-sequence-number", func(v any) bool { n, ok := v.(int64); return ok && n >= 1 }, "a long ≥ 1"},
+		{"x-opt-enqueued-time", func(v any) bool { _, ok := v.(time.Time); return ok }, "a timestamp"},
+		{"x-opt-locked-until", func(v any) bool { at, ok := v.(time.Time); return ok && at.After(time.Now()) }, "a future timestamp"},
+	} {
+		if v := m.Annotations[c.name]; !c.ok(v) {
+			t.Errorf("annotation %s = %#v (%T), want %s", c.name, v, v, c.want)
+		}
+	}
+	if err := r.AcceptMessage(ctx, m); err != nil {
+		t.Fatalf("AcceptMessage: %v", err)
+	}
+	checkCounters(t, sb, map[string]services.Counters{
+		topic + "/Subscriptions/all": {Accepted: 1, Delivered: 1, Completed: 1},
+	})
 }

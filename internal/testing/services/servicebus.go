@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,18 +142,62 @@ type Counters struct {
 // Counters reads every entity's counters, keyed by entity path (a subscription is
 // "<topic>/Subscriptions/<name>", its dead-letter queue adds "/$DeadLetterQueue").
 func (s *ServiceBus) Counters() (map[string]Counters, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(s.HTTPPort) + "/counters")
-	if err != nil {
-		return nil, fmt.Errorf("reading the stand-in's counters: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("reading the stand-in's counters: %s", resp.Status)
-	}
 	var out map[string]Counters
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := s.call(http.MethodGet, "/counters", &out); err != nil {
 		return nil, fmt.Errorf("reading the stand-in's counters: %w", err)
 	}
 	return out, nil
+}
+
+// CBSPutTokens is the number of CBS put-token requests the stand-in answered since it started
+// (the SDK sends two per sender or receiver it opens, and more as tokens refresh).
+func (s *ServiceBus) CBSPutTokens() (int, error) {
+	var out struct {
+		PutTokens int `json:"putTokens"`
+	}
+	if err := s.call(http.MethodGet, "/cbs", &out); err != nil {
+		return 0, fmt.Errorf("reading the stand-in's put-token count: %w", err)
+	}
+	return out.PutTokens, nil
+}
+
+// Detach detaches every link attached to entity (a queue, topic, or "<topic>/Subscriptions/<name>")
+// with amqp:link:detach-forced, as Service Bus detaches an idle link; the connection stays up.
+func (s *ServiceBus) Detach(entity string) error {
+	if err := s.call(http.MethodPost, "/detach?entity="+url.QueryEscape(entity), nil); err != nil {
+		return fmt.Errorf("detaching the stand-in's links of %s: %w", entity, err)
+	}
+	return nil
+}
+
+// DropConnections cuts every AMQP connection to the stand-in without a close frame, as a network
+// failure would; the stand-in keeps listening and keeps its messages.
+func (s *ServiceBus) DropConnections() error {
+	if err := s.call(http.MethodPost, "/drop", nil); err != nil {
+		return fmt.Errorf("dropping the stand-in's connections: %w", err)
+	}
+	return nil
+}
+
+// call sends method path to the stand-in's HTTP port and decodes a 200 answer into out (nil:
+// the answer is discarded).
+func (s *ServiceBus) call(method, path string, out any) error {
+	req, err := http.NewRequest(method, "http://127.0.0.1:"+strconv.Itoa(s.HTTPPort)+path, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -1,11 +1,17 @@
 package services
 
 import (
+	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 )
 
 func TestStartServiceBusListensAndStopLeavesNothing(t *testing.T) {
@@ -54,5 +60,74 @@ func TestStartServiceBusOnATakenPortSaysSo(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "EADDRINUSE") {
 		t.Errorf("StartServiceBus on a taken port: %v; want the stand-in's EADDRINUSE", err)
+	}
+}
+
+// TestServiceBusFaultKnobs: the put-token count grows with every claim the SDK negotiates; after
+// Detach or DropConnections the SDK's next send recovers (renegotiating its claims), and the
+// message is taken once.
+func TestServiceBusFaultKnobs(t *testing.T) {
+	sb, err := StartServiceBus(ServiceBusOptions{Root: repoRoot(t)})
+	if err != nil {
+		t.Fatalf("StartServiceBus: %v", err)
+	}
+	t.Cleanup(func() { _ = sb.Stop() })
+	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close(context.Background()) })
+	const topic = "liveness-events"
+	sender, err := client.NewSender(topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putTokens := func() int {
+		t.Helper()
+		n, err := sb.CBSPutTokens()
+		if err != nil {
+			t.Fatalf("CBSPutTokens: %v", err)
+		}
+		return n
+	}
+	if n := putTokens(); n != 0 {
+		t.Errorf("put-tokens before any link = %d, want 0", n)
+	}
+	steps := []struct {
+		name  string
+		fault func() error
+	}{
+		{"first send", func() error { return nil }},
+		{"after Detach of the topic", func() error { return sb.Detach(topic) }},
+		{"after DropConnections", sb.DropConnections},
+	}
+	for i, step := range steps {
+		before := putTokens()
+		if err := step.fault(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		err := sender.SendMessage(ctx, &azservicebus.Message{MessageID: to.Ptr(strconv.Itoa(i)), Body: []byte("{}")}, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("SendMessage %s: %v", step.name, err)
+		}
+		// A new link negotiates two claims: the entity and its $management node.
+		if got := putTokens() - before; got != 2 {
+			t.Errorf("%s: %d put-tokens answered, want 2 (the link was (re)opened)", step.name, got)
+		}
+		c, err := sb.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Deduplicated counts a transfer taken on a link already detached, then resent.
+		if got := c[topic]; got.Accepted != i+1 || got.Deduplicated != 0 {
+			t.Errorf("%s: the topic accepted %d messages in all and deduplicated %d, want %d and 0", step.name, got.Accepted, got.Deduplicated, i+1)
+		}
+	}
+	for _, entity := range []string{"", "no-such-topic"} {
+		if err := sb.Detach(entity); err == nil {
+			t.Errorf("Detach(%q) succeeded, want an error naming the bad entity", entity)
+		}
 	}
 }
