@@ -8,7 +8,8 @@
 //   LISTENING 127.0.0.1:<amqp port> http=127.0.0.1:<http port>
 // GET /counters on the HTTP port answers {"<entity>": {accepted, deduplicated, delivered, completed,
 // abandoned, lockExpired, deadLettered}} per queue, topic and subscription (subscriptions as
-// "<topic>/Subscriptions/<name>"), so tests can assert "exactly one delivered".
+// "<topic>/Subscriptions/<name>"), so tests can assert "exactly one delivered"; GET /connections
+// answers {"open": <open AMQP connections>}.
 //
 // Everything is in memory: a restart forgets every message, as Microsoft's emulator does.
 
@@ -359,14 +360,29 @@ function counters() {
   return Object.fromEntries([...counted].map(([name, owner]) => [name, owner.counters]));
 }
 
+// Open AMQP connections (from the peer's open until its close or the socket's end), so tests can
+// tell that a client closed its connection: GET /connections answers {"open": n}.
+const openConnections = new Set();
+container.on('connection_open', (context) => openConnections.add(context.connection));
+container.on('connection_close', (context) => openConnections.delete(context.connection));
+container.on('disconnected', (context) => openConnections.delete(context.connection));
+function connections() {
+  return { open: openConnections.size };
+}
+
 const httpServer = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/counters') {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(counters()));
     return;
   }
+  if (req.method === 'GET' && req.url === '/connections') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(connections()));
+    return;
+  }
   res.writeHead(404, { 'Content-Type': 'text/plain' });
-  res.end('GET /counters\n');
+  res.end('GET /counters, GET /connections\n');
 });
 
 const amqpServer = container.listen({ host: '127.0.0.1', port: Number(args.port) });

@@ -141,18 +141,38 @@ type Counters struct {
 // Counters reads every entity's counters, keyed by entity path (a subscription is
 // "<topic>/Subscriptions/<name>", its dead-letter queue adds "/$DeadLetterQueue").
 func (s *ServiceBus) Counters() (map[string]Counters, error) {
+	var out map[string]Counters
+	return out, s.getJSON("/counters", "counters", &out)
+}
+
+// Connections is the number of AMQP connections open at the stand-in now (from a client's open
+// until its close or the socket's end).
+func (s *ServiceBus) Connections() (int, error) {
+	var out struct {
+		Open *int `json:"open"`
+	}
+	if err := s.getJSON("/connections", "open connections", &out); err != nil {
+		return 0, err
+	}
+	if out.Open == nil {
+		return 0, errors.New("reading the stand-in's open connections: no \"open\" in its answer")
+	}
+	return *out.Open, nil
+}
+
+// getJSON decodes the answer to GET path on the stand-in's HTTP port into out; what names it in errors.
+func (s *ServiceBus) getJSON(path, what string, out any) error {
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(s.HTTPPort) + "/counters")
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(s.HTTPPort) + path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the stand-in's counters: %w", err)
+		return fmt.Errorf("reading the stand-in's %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("reading the stand-in's counters: %s", resp.Status)
+		return fmt.Errorf("reading the stand-in's %s: %s", what, resp.Status)
 	}
-	var out map[string]Counters
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("reading the stand-in's counters: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("reading the stand-in's %s: %w", what, err)
 	}
-	return out, nil
+	return nil
 }
