@@ -17,7 +17,9 @@ func TestCredentialWhenAnyServiceUsesEntraID(t *testing.T) {
 	}{
 		{"every service by key or connection string", func(*config.Config) {}, false},
 		{"Face by Entra ID", func(c *config.Config) { c.FaceAPIKey = "" }, true},
-		{"Tables by Entra ID", func(c *config.Config) { c.TablesConnectionString, c.TablesEndpoint = "", "https://a.table.core.windows.net" }, true},
+		{"Tables by Entra ID", func(c *config.Config) {
+			c.TablesConnectionString, c.TablesEndpoint = "", "https://a.table.core.windows.net"
+		}, true},
 		{"Service Bus by Entra ID", func(c *config.Config) {
 			c.ServiceBusConnectionString, c.ServiceBusNamespace = "", "sb-liveness.servicebus.windows.net"
 		}, true},
