@@ -9,27 +9,31 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/testing/services"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 // StandIns are the services the handler's app settings point at in tests: the Face stand-in
-// (in process, over TLS) and Azurite. They stop when the test ends.
+// (in process, over TLS), Azurite and the Service Bus stand-in. They stop when the test ends.
 type StandIns struct {
 	Face       *facestub.Server
 	FaceURL    string
 	APIKey     string
 	SigningKey string // base64, as CALLBACK_SIGNING_KEYS holds it
 	Tables     string // Azurite connection string
+	ServiceBus *services.ServiceBus
 	certFile   string
 }
 
 // AllowedReturnOrigin is the RETURN_URL_ALLOWED_ORIGINS of the stand-in settings.
 const AllowedReturnOrigin = "https://app.example.com"
 
-// StartStandIns starts the Face stand-in and Azurite with fresh random secrets.
+// StartStandIns starts the Face stand-in, Azurite and the Service Bus stand-in with fresh random
+// secrets.
 func StartStandIns(t testing.TB) *StandIns {
 	t.Helper()
 	s := &StandIns{APIKey: randomBase64(t, 24), SigningKey: randomBase64(t, 32)}
@@ -46,6 +50,7 @@ func StartStandIns(t testing.TB) *StandIns {
 		t.Fatalf("hostcontract: write the stand-in certificate: %v", err)
 	}
 	s.Tables = testenv.StartAzurite(t).ConnectionString()
+	s.ServiceBus = testenv.StartServiceBus(t, services.ServiceBusOptions{})
 	return s
 }
 
@@ -59,6 +64,7 @@ func (s *StandIns) Settings(publicBaseURL string) []string {
 		"CALLBACK_SIGNING_KEYS=" + s.SigningKey,
 		"RETURN_URL_ALLOWED_ORIGINS=" + AllowedReturnOrigin,
 		"TABLES_CONNECTION_STRING=" + s.Tables,
+		"SERVICEBUS_CONNECTION_STRING=" + s.ServiceBus.ConnectionString(),
 		"SSL_CERT_FILE=" + s.certFile,
 		// The most verbose level gives a leaked secret the most chances to show.
 		"LOG_LEVEL=debug",
@@ -66,9 +72,15 @@ func (s *StandIns) Settings(publicBaseURL string) []string {
 }
 
 // Secrets are the values that must never reach the handler's output: the Face key, the signing
-// key and every session auth token the stand-in issued so far.
+// key, the Service Bus connection string's key and every session auth token the stand-in issued
+// so far.
 func (s *StandIns) Secrets() map[string]string {
 	out := map[string]string{"FACE_API_KEY": s.APIKey, "CALLBACK_SIGNING_KEYS": s.SigningKey}
+	for _, part := range strings.Split(s.ServiceBus.ConnectionString(), ";") {
+		if key, ok := strings.CutPrefix(part, "SharedAccessKey="); ok {
+			out["SERVICEBUS_CONNECTION_STRING's SharedAccessKey"] = key
+		}
+	}
 	if raw, err := base64.StdEncoding.DecodeString(s.SigningKey); err == nil {
 		out["CALLBACK_SIGNING_KEYS (as base64url)"] = base64.RawURLEncoding.EncodeToString(raw)
 		out["CALLBACK_SIGNING_KEYS (as hex)"] = hex.EncodeToString(raw)

@@ -67,7 +67,8 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 	if err == nil {
 		t.Fatal("run started without any configuration")
 	}
-	for _, name := range []string{"FACE_ENDPOINT", "PUBLIC_BASE_URL", "CALLBACK_SIGNING_KEYS", "TABLES_CONNECTION_STRING"} {
+	for _, name := range []string{"FACE_ENDPOINT", "PUBLIC_BASE_URL", "CALLBACK_SIGNING_KEYS", "TABLES_CONNECTION_STRING",
+		"SERVICEBUS_NAMESPACE or SERVICEBUS_CONNECTION_STRING"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

@@ -52,28 +52,57 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("handler listening", slog.String("addr", ln.Addr().String()))
 
+	// build's goroutine ends before the publisher it made is closed: shutdown cancels buildCtx,
+	// waits for buildDone, then reads closePublisher (nil when build never succeeded).
+	buildCtx, cancelBuild := context.WithCancel(ctx)
+	defer cancelBuild()
+	buildDone := make(chan struct{})
+	var closePublisher func(context.Context) error
 	go func() {
+		defer close(buildDone)
 		// A dependency that is not there yet (a new identity's roles take minutes to apply) is
 		// retried with backoff; meanwhile the gate answers 503.
 		delay := time.Second
 		for {
-			h, err := build(ctx, cfg, log)
+			h, closePub, err := build(buildCtx, cfg, log)
 			if err == nil {
+				closePublisher = closePub
 				gate.open(h)
 				return
 			}
 			log.Error("start-up failed; retrying", slog.String("error", err.Error()), slog.Duration("retryIn", delay))
 			select {
-			case <-ctx.Done():
+			case <-buildCtx.Done():
 				return
 			case <-time.After(delay):
 			}
 			delay = min(2*delay, 30*time.Second)
 		}
 	}()
+	// Runs once the HTTP server no longer serves, so no request is left to publish.
+	release := func() {
+		cancelBuild()
+		ctx, cancel := context.WithTimeout(context.Background(), publisherCloseTimeout)
+		defer cancel()
+		select {
+		case <-buildDone:
+		case <-ctx.Done():
+			log.Warn("start-up did not end in time; the Service Bus publisher may be left open")
+			return
+		}
+		if closePublisher == nil {
+			return
+		}
+		if err := closePublisher(ctx); err != nil {
+			log.Warn("Service Bus publisher not closed cleanly", slog.String("error", err.Error()))
+			return
+		}
+		log.Info("Service Bus publisher closed")
+	}
 
 	select {
 	case err := <-served:
+		release()
 		return err
 	case <-ctx.Done():
 	}
@@ -86,8 +115,15 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		log.Warn("shutdown grace period over; closing open connections", slog.String("error", err.Error()))
 		_ = srv.Close()
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+	err = <-served
+	// Only now: a request still running could have an event to send.
+	release()
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
+
+// publisherCloseTimeout bounds closing the Service Bus connection on shutdown (an AMQP close and
+// its answer; a namespace that does not answer must not hold the exit).
+const publisherCloseTimeout = 5 * time.Second

@@ -82,6 +82,8 @@ func TestRunRetriesDependenciesAtStart(t *testing.T) {
 		"CALLBACK_SIGNING_KEYS":        base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"TABLES_CONNECTION_STRING": strings.Replace(az.ConnectionString(), tableAddr,
 			proxy.ln.Addr().String(), 1),
+		// Nothing listens there: start-up does not wait for Service Bus.
+		"SERVICEBUS_CONNECTION_STRING": emulatorConnectionString(freePort(t)),
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

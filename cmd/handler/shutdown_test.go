@@ -34,6 +34,7 @@ func TestShutdownWhileARequestWaitsAtTheGate(t *testing.T) {
 		"CALLBACK_SIGNING_KEYS":        base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"TABLES_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" +
 			base64.StdEncoding.EncodeToString(make([]byte, 64)) + ";TableEndpoint=http://" + tableAddr + "/devstoreaccount1;",
+		"SERVICEBUS_CONNECTION_STRING": emulatorConnectionString(freePort(t)),
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

@@ -34,6 +34,7 @@ func BenchmarkColdStart(b *testing.B) {
 			"CALLBACK_SIGNING_KEYS="+base64.StdEncoding.EncodeToString(make([]byte, 32)),
 			// Nothing listens here: readiness must not wait for dependencies.
 			"TABLES_CONNECTION_STRING=DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+			"SERVICEBUS_CONNECTION_STRING="+emulatorConnectionString(9),
 		)
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)

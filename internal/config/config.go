@@ -94,10 +94,21 @@ func Load(getenv func(string) string) (*Config, error) {
 		r.bad("SERVICEBUS_NAMESPACE must be a host name such as <name>.servicebus.windows.net")
 	}
 	c.ServiceBusConnectionString = r.get("SERVICEBUS_CONNECTION_STRING")
-	if cs := c.ServiceBusConnectionString; cs != "" && !strings.HasPrefix(strings.ToLower(cs), "endpoint=sb://") {
+	switch cs := c.ServiceBusConnectionString; {
+	case cs == "" && c.ServiceBusNamespace == "":
+		r.bad("one of SERVICEBUS_NAMESPACE or SERVICEBUS_CONNECTION_STRING is required")
+	case cs != "" && c.ServiceBusNamespace != "":
+		r.bad("set only one of SERVICEBUS_NAMESPACE or SERVICEBUS_CONNECTION_STRING")
+	case cs == "":
+	case !strings.HasPrefix(strings.ToLower(cs), "endpoint=sb://"):
 		r.bad("SERVICEBUS_CONNECTION_STRING must start with Endpoint=sb://")
+	case !serviceBusOverTLSOrLoopback(cs):
+		r.bad("SERVICEBUS_CONNECTION_STRING with UseDevelopmentEmulator=true must have a loopback Endpoint host")
 	}
 	c.ServiceBusEntity = r.getDefault("SERVICEBUS_ENTITY", "liveness-events")
+	if !validEntityName(c.ServiceBusEntity) {
+		r.bad("SERVICEBUS_ENTITY must be a Service Bus queue or topic name (letters, digits, '.', '-', '_', '/' between segments; at most %d characters)", maxEntityNameLen)
+	}
 
 	c.DefaultMode = liveness.Mode(r.getDefault("LIVENESS_DEFAULT_MODE", string(liveness.ModePassiveActive)))
 	if !c.DefaultMode.Valid() {
@@ -162,17 +173,62 @@ func (r *reader) url(name string, required bool, def string) string {
 // table endpoint is TableEndpoint when set, else built from DefaultEndpointsProtocol (https when
 // absent) and the account's host name, which is never loopback.
 func tablesOverTLSOrLoopback(cs string) bool {
+	fields := connectionStringFields(cs)
+	if ep, ok := fields["tableendpoint"]; ok {
+		u, err := url.Parse(ep)
+		return err == nil && (strings.EqualFold(u.Scheme, "https") || origin.IsLoopback(u.Hostname()))
+	}
+	return !strings.EqualFold(fields["defaultendpointsprotocol"], "http")
+}
+
+// serviceBusOverTLSOrLoopback reports whether a Service Bus connection string keeps its key off
+// the network in clear: UseDevelopmentEmulator=true makes azservicebus speak plain AMQP (no TLS)
+// and send the SAS token as is, so it is for a stand-in on this machine only; without it the SDK
+// uses AMQP over TLS.
+func serviceBusOverTLSOrLoopback(cs string) bool {
+	fields := connectionStringFields(cs)
+	if !strings.EqualFold(fields["usedevelopmentemulator"], "true") {
+		return true
+	}
+	u, err := url.Parse(fields["endpoint"])
+	return err == nil && u.Hostname() != "" && origin.IsLoopback(u.Hostname())
+}
+
+// connectionStringFields splits "Key=Value;…" into lower-cased keys and trimmed values.
+func connectionStringFields(cs string) map[string]string {
 	fields := map[string]string{}
 	for _, part := range strings.Split(cs, ";") {
 		if k, v, ok := strings.Cut(part, "="); ok {
 			fields[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 		}
 	}
-	if ep, ok := fields["tableendpoint"]; ok {
-		u, err := url.Parse(ep)
-		return err == nil && (strings.EqualFold(u.Scheme, "https") || origin.IsLoopback(u.Hostname()))
+	return fields
+}
+
+// maxEntityNameLen is Service Bus's limit on a queue or topic name (its path in the namespace).
+const maxEntityNameLen = 260
+
+// validEntityName reports whether name is a Service Bus queue or topic path. Source: Microsoft's
+// Service Bus REST reference "Service Bus Namespace Access" (https://msdn.microsoft.com/en-us/library/hh780781:
+// the path is segmented by '/', an entity name is at most 260 characters), Azure.Messaging.ServiceBus
+// CreateTopicOptions.Name and QueueProperties.Name ("Max length is 260 chars. Cannot start or end
+// with a slash."), and the service's own refusal of other characters ("Entity segments can contain
+// only letters, numbers, periods (.), hyphens (-), and underscores (_)").
+func validEntityName(name string) bool {
+	if name == "" || len(name) > maxEntityNameLen {
+		return false
 	}
-	return !strings.EqualFold(fields["defaultendpointsprotocol"], "http")
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" { // a leading, trailing or doubled slash
+			return false
+		}
+		for _, c := range seg {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *reader) signingKeys(name string) [][]byte {

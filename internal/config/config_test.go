@@ -18,6 +18,8 @@ func env(overrides map[string]string) func(string) string {
 		"CALLBACK_SIGNING_KEYS":      testKey,
 		"TABLES_CONNECTION_STRING":   "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
 		"RETURN_URL_ALLOWED_ORIGINS": "https://App.example.com:443, http://localhost:3000",
+		"SERVICEBUS_CONNECTION_STRING": "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=RootManageSharedAccessKey;" +
+			"SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;",
 	}
 	for k, v := range overrides {
 		base[k] = v

@@ -8,7 +8,8 @@
 //   LISTENING 127.0.0.1:<amqp port> http=127.0.0.1:<http port>
 // GET /counters on the HTTP port answers {"<entity>": {accepted, deduplicated, delivered, completed,
 // abandoned, lockExpired, deadLettered}} per queue, topic and subscription (subscriptions as
-// "<topic>/Subscriptions/<name>"), so tests can assert "exactly one delivered".
+// "<topic>/Subscriptions/<name>"), so tests can assert "exactly one delivered"; GET /connections
+// answers {"open": <open AMQP connections>}.
 // GET /cbs answers {"putTokens": n}: CBS put-tokens answered since the start.
 // Fault knobs: POST /detach?entity=<name> detaches every link attached to that queue, topic or
 // subscription with amqp:link:detach-forced (as Service Bus does to an idle link); POST /drop
@@ -221,10 +222,12 @@ const BATCH_FORMAT = 0x80013700; // com.microsoft batched message format (azserv
 const container = rhea.create_container({ id: 'servicebus-standin' });
 
 // Open entity links (client senders to a queue or topic, client receivers of a queue or
-// subscription) and open connections, for the fault knobs.
+// subscription) and open connections (from the peer's open until its close or the socket's end),
+// for the fault knobs and GET /connections.
 const entityLinks = new Set();
 const connections = new Set();
 container.on('connection_open', (context) => connections.add(context.connection));
+container.on('connection_close', (context) => connections.delete(context.connection));
 container.on('disconnected', (context) => connections.delete(context.connection));
 
 // Every attach is answered with the client's own settle modes: go-amqp refuses any other.
@@ -410,15 +413,25 @@ function counters() {
   return Object.fromEntries([...counted].map(([name, owner]) => [name, owner.counters]));
 }
 
+// GET /connections answers {"open": n}, so tests can tell that a client closed its connection.
+function openConnections() {
+  return { open: connections.size };
+}
+
 const httpServer = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/counters') {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(counters()));
     return;
   }
+  if (req.method === 'GET' && req.url === '/connections') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(openConnections()));
+    return;
+  }
   if (faultKnob(req, res)) return;
   res.writeHead(404, { 'Content-Type': 'text/plain' });
-  res.end('GET /counters, GET /cbs, POST /detach?entity=<name>, POST /drop\n');
+  res.end('GET /counters, GET /connections, GET /cbs, POST /detach?entity=<name>, POST /drop\n');
 });
 
 // Answers GET /cbs, POST /detach and POST /drop; false for any other request.

@@ -201,3 +201,18 @@ func (s *ServiceBus) call(method, path string, out any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// Connections is the number of AMQP connections open at the stand-in now (from a client's open
+// until its close or the socket's end).
+func (s *ServiceBus) Connections() (int, error) {
+	var out struct {
+		Open *int `json:"open"`
+	}
+	if err := s.call(http.MethodGet, "/connections", &out); err != nil {
+		return 0, fmt.Errorf("reading the stand-in's open connections: %w", err)
+	}
+	if out.Open == nil {
+		return 0, errors.New("reading the stand-in's open connections: no \"open\" in its answer")
+	}
+	return *out.Open, nil
+}

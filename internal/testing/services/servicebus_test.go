@@ -131,3 +131,51 @@ func TestServiceBusFaultKnobs(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceBusConnectionsCountsOpenAMQPConnections: a client that connected shows as one open
+// connection until it closes, so tests can tell that a process closed its Service Bus client.
+func TestServiceBusConnectionsCountsOpenAMQPConnections(t *testing.T) {
+	sb, err := StartServiceBus(ServiceBusOptions{Root: repoRoot(t)})
+	if err != nil {
+		t.Fatalf("StartServiceBus: %v", err)
+	}
+	defer sb.Stop()
+	wantOpen := func(when string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, err := sb.Connections()
+			if err != nil {
+				t.Fatalf("Connections %s: %v", when, err)
+			}
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Connections %s = %d, want %d", when, n, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wantOpen("before any client", 0)
+
+	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := client.NewSender("liveness-events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := sender.SendMessage(ctx, &azservicebus.Message{Body: []byte("{}")}, nil); err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	wantOpen("after a send", 1)
+
+	if err := client.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wantOpen("after the client closed", 0)
+}
