@@ -28,7 +28,8 @@ func TestMakeRunFlow(t *testing.T) {
 	p := freePorts(t)
 	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-handler", filepath.Join(bin, "handler"),
 		"-events-tail", filepath.Join(bin, "events-tail")}, p.runArgs()...)...)
-	runPrintedCommands(t, d)
+	id := runPrintedCommands(t, d)
+	d.waitForEvent(t, id+"/canceled") // sent by the cancel, printed by events-tail
 	d.interrupt(t, map[string]int{"azurite": p.tables, "face stand-in": p.face, "handler": p.app,
 		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
 }
@@ -58,7 +59,8 @@ func TestFuncStartRunsCoreToolsInTheStagedApp(t *testing.T) {
 		t.Errorf("func ran as %q, want %q (in the staged folder)", b, want)
 	}
 	checkLocalSettings(t, app, p)
-	runPrintedCommands(t, d)
+	id := runPrintedCommands(t, d)
+	d.waitForEvent(t, id+"/canceled")
 	d.interrupt(t, map[string]int{"azurite tables": p.tables, "azurite blob": p.blob, "azurite queue": p.queue, "face stand-in": p.face, "func": p.app,
 		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
 }
@@ -278,8 +280,9 @@ func (d *devstack) start(t *testing.T) {
 	}
 }
 
-// runPrintedCommands runs the three printed curl lines as a user would paste them.
-func runPrintedCommands(t *testing.T, d *devstack) {
+// runPrintedCommands runs the three printed curl lines as a user would paste them, and returns the
+// id of the session they started and canceled.
+func runPrintedCommands(t *testing.T, d *devstack) string {
 	t.Helper()
 	mustLookPath(t, "curl")
 	if len(d.commands) != 3 {
@@ -302,6 +305,15 @@ func runPrintedCommands(t *testing.T, d *devstack) {
 	if !strings.Contains(results[2], `"status":"canceled"`) {
 		t.Errorf("cancel printed %s, want status canceled", results[2])
 	}
+	return results[0]
+}
+
+// waitForEvent waits for events-tail's line of the event with id.
+func (d *devstack) waitForEvent(t *testing.T, id string) {
+	t.Helper()
+	d.waitForLine(t, "event line of "+id, 20*time.Second, func(l string) bool {
+		return strings.HasPrefix(l, "event   | ") && strings.Contains(l, `"id":"`+id+`"`)
+	})
 }
 
 // interrupt sends Ctrl-C and checks that devstack exits cleanly and nothing listens any more.
