@@ -87,29 +87,13 @@ func fixture(t *testing.T, name string) []byte {
 	return nil
 }
 
-// receiveAll receives from a subscription until want messages came, completes them, and checks
-// It returns the MessageIDs and bodies; the stand-in's counters tell whether more arrived.
+// receiveAll receives want messages from a subscription, completing them, and returns their
+// bodies by MessageID; the stand-in's counters tell whether more arrived.
 func receiveAll(t *testing.T, sb *services.ServiceBus, sub string, want int) map[string]string {
 	t.Helper()
-	client := testenv.ServiceBusClient(t, sb)
-	r, err := client.NewReceiverForSubscription(testTopic, sub, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(context.Background())
 	got := map[string]string{}
-	ctx := bounded(t, sendBudget)
-	for len(got) < want {
-		msgs, err := r.ReceiveMessages(ctx, 1, nil) // one credit at a time: the SDK releases what arrives past a call
-		if err != nil {
-			t.Fatalf("ReceiveMessages from %s after %d of %d: %v", sub, len(got), want, err)
-		}
-		for _, m := range msgs {
-			got[m.MessageID] = string(m.Body)
-			if err := r.CompleteMessage(ctx, m, nil); err != nil {
-				t.Fatalf("CompleteMessage: %v", err)
-			}
-		}
+	for _, m := range testenv.Receive(t, sb, testTopic, sub, want) {
+		got[m.MessageID] = string(m.Body)
 	}
 	return got
 }
