@@ -34,6 +34,14 @@ func counters(t *testing.T, sb *services.ServiceBus) (top, all, review services.
 	return c[topic], c[subAll], c[subReview]
 }
 
+// reportCounters logs what the stand-in counted, for the figures of `go test -v -run TestEvents`.
+func reportCounters(t *testing.T, sb *services.ServiceBus) {
+	t.Helper()
+	top, all, review := counters(t, sb)
+	t.Logf("stand-in: topic accepted %d, deduplicated %d; all accepted %d, delivered %d; review accepted %d, delivered %d",
+		top.Accepted, top.Deduplicated, all.Accepted, all.Delivered, review.Accepted, review.Delivered)
+}
+
 // cancel cancels v and fails t unless the answer is 200.
 func (a *app) cancel(v sessionView) {
 	a.t.Helper()
@@ -130,6 +138,7 @@ func TestEventsOncePerFinalState(t *testing.T) {
 			t.Errorf("due entries of %s after its event was sent = %v, want none", v.SessionID, due)
 		}
 	}
+	reportCounters(t, sb)
 }
 
 // TestEventsWhileServiceBusIsDown: with the stand-in stopped, cancels still answer 200 at once
@@ -186,6 +195,7 @@ func TestEventsWhileServiceBusIsDown(t *testing.T) {
 	if strings.Contains(string(a.logs.Bytes()), "past the resend horizon") {
 		t.Errorf("a resend within the horizon was logged as past it")
 	}
+	reportCounters(t, sb)
 }
 
 // TestEventsResendIsDeduplicated: when the send reached the topic but marking the row sent
@@ -211,6 +221,7 @@ func TestEventsResendIsDeduplicated(t *testing.T) {
 	if top, all, _ := counters(t, sb); top.Accepted != 1 || top.Deduplicated != 1 || all.Delivered != 1 {
 		t.Errorf("topic accepted %d, deduplicated %d, all delivered %d; want 1, 1, 1", top.Accepted, top.Deduplicated, all.Delivered)
 	}
+	reportCounters(t, sb)
 }
 
 // TestEventsPastTheResendHorizonAreStillSent: an event unsent for longer than ResendHorizon is
@@ -235,4 +246,5 @@ func TestEventsPastTheResendHorizonAreStillSent(t *testing.T) {
 	if len(lines) != 1 || !strings.Contains(lines[0], `"level":"WARN"`) || !strings.Contains(lines[0], v.SessionID) {
 		t.Errorf("log lines about the late resend = %q, want one WARN naming the session", lines)
 	}
+	reportCounters(t, sb)
 }

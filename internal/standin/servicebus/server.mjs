@@ -219,7 +219,9 @@ function addressOf(terminus) {
 const MAX_MESSAGE_SIZE = 262144;
 const BATCH_FORMAT = 0x80013700; // com.microsoft batched message format (azservicebus MessageBatch)
 
-const container = rhea.create_container({ id: 'servicebus-standin' });
+// Every transfer is settled explicitly below; rhea's default autoaccept would also accept a
+// transfer that crossed our detach, which the client would then count as sent, and lose.
+const container = rhea.create_container({ id: 'servicebus-standin', autoaccept: false });
 
 // Open entity links (client senders to a queue or topic, client receivers of a queue or
 // subscription) and open connections (from the peer's open until its close or the socket's end),
