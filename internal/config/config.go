@@ -102,8 +102,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	case cs == "":
 	case !strings.HasPrefix(strings.ToLower(cs), "endpoint=sb://"):
 		r.bad("SERVICEBUS_CONNECTION_STRING must start with Endpoint=sb://")
-	case !serviceBusOverTLSOrLoopback(cs):
-		r.bad("SERVICEBUS_CONNECTION_STRING with UseDevelopmentEmulator=true must have a loopback Endpoint host")
+	default:
+		if problem := serviceBusEmulatorProblem(cs); problem != "" {
+			r.bad("SERVICEBUS_CONNECTION_STRING %s", problem)
+		}
 	}
 	c.ServiceBusEntity = r.getDefault("SERVICEBUS_ENTITY", "liveness-events")
 	if !validEntityName(c.ServiceBusEntity) {
@@ -181,17 +183,47 @@ func tablesOverTLSOrLoopback(cs string) bool {
 	return !strings.EqualFold(fields["defaultendpointsprotocol"], "http")
 }
 
-// serviceBusOverTLSOrLoopback reports whether a Service Bus connection string keeps its key off
-// the network in clear: UseDevelopmentEmulator=true makes azservicebus speak plain AMQP (no TLS)
-// and send the SAS token as is, so it is for a stand-in on this machine only; without it the SDK
-// uses AMQP over TLS.
-func serviceBusOverTLSOrLoopback(cs string) bool {
-	fields := connectionStringFields(cs)
-	if !strings.EqualFold(fields["usedevelopmentemulator"], "true") {
-		return true
+// serviceBusEmulatorProblem says why a Service Bus connection string would send its key in clear
+// to another machine, or "". UseDevelopmentEmulator makes azservicebus speak plain AMQP (no TLS)
+// and send the SAS token as is, so it is for a stand-in on this machine only. The string is read
+// exactly as azservicebus v1.11.0 reads it (internal/conn.ParseConnectionString): parts split on
+// ';', keys compared case-insensitively but not trimmed, the flag parsed by strconv.ParseBool (so
+// "1" and "T" count as true); a reading of our own would let a string pass here that the SDK then
+// dials in clear.
+// Keys with spaces around them (which the SDK ignores) and keys given twice are refused outright:
+// either is a string that does not say what its author meant.
+func serviceBusEmulatorProblem(cs string) string {
+	var endpoint string
+	emulator := false
+	seen := map[string]bool{}
+	for _, part := range strings.Split(cs, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if ok && k != strings.TrimSpace(k) {
+			return fmt.Sprintf("has spaces around the key %q", strings.TrimSpace(k))
+		}
+		if ok && seen[strings.ToLower(k)] {
+			return fmt.Sprintf("names the key %q twice", k)
+		}
+		seen[strings.ToLower(k)] = ok
+		switch {
+		case !ok:
+		case strings.EqualFold(k, "Endpoint"):
+			endpoint = v
+		case strings.EqualFold(k, "UseDevelopmentEmulator"):
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return "has a UseDevelopmentEmulator that is neither true nor false"
+			}
+			emulator = b
+		}
 	}
-	u, err := url.Parse(fields["endpoint"])
-	return err == nil && u.Hostname() != "" && origin.IsLoopback(u.Hostname())
+	if !emulator {
+		return ""
+	}
+	if u, err := url.Parse(endpoint); err != nil || u.Hostname() == "" || !origin.IsLoopback(u.Hostname()) {
+		return "with UseDevelopmentEmulator=true must have a loopback Endpoint host"
+	}
+	return ""
 }
 
 // connectionStringFields splits "Key=Value;…" into lower-cased keys and trimmed values.
