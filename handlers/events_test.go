@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	cloudevent "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/testing/faultproxy"
@@ -247,4 +251,57 @@ func TestEventsPastTheResendHorizonAreStillSent(t *testing.T) {
 		t.Errorf("log lines about the late resend = %q, want one WARN naming the session", lines)
 	}
 	reportCounters(t, sb)
+}
+
+// TestEventsWithASilentServiceBus: a namespace that accepts TCP and never answers (a black-holing
+// network path) holds no request past the send timeout: the first cancel waits that long at
+// most, the next ones not at all (sends pause after a failure), and Reconcile's batch is bounded
+// too; every event stays unsent, its entry kept.
+func TestEventsWithASilentServiceBus(t *testing.T) {
+	a := newApp(t, nil)
+	cs := "Endpoint=sb://127.0.0.1:" + strconv.Itoa(testenv.SilentPort(t)) +
+		";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=c2lsZW50;UseDevelopmentEmulator=true;"
+	pub, err := events.NewPublisher(topic, events.ConnectionString(cs), nil)
+	if err != nil {
+		t.Fatalf("events.NewPublisher: %v", err)
+	}
+	t.Cleanup(func() { _ = pub.Close(context.Background()) })
+	// As cmd/handler does at start: a warm-up that holds the SDK's link lock while it dials.
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // ends as the test does
+		defer cancel()
+		_ = pub.Connect(ctx)
+	}()
+	opts := a.srv.opts
+	srv := New(a.face, a.store, pub, a.srv.settings, &opts)
+	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, srv.Handler())))
+	t.Cleanup(hs.Close)
+	a.url = hs.URL
+
+	sessions := []sessionView{a.start(``), a.start(``), a.start(``)}
+	for i, v := range sessions {
+		limit := time.Second // paused after the first failure
+		if i == 0 {
+			limit = sendTimeout + 2*time.Second
+		}
+		start := time.Now()
+		a.cancel(v)
+		if took := time.Since(start); took > limit {
+			t.Errorf("DELETE %d with a silent Service Bus took %v, want at most %v", i+1, took, limit)
+		}
+		if row, found := a.outbox(v.SessionID); !found || row.Sent {
+			t.Errorf("event of DELETE %d: recorded %v, sent %v; want recorded, unsent", i+1, found, row.Sent)
+		}
+	}
+	a.clock.Advance(announceWait) // the pause is over: Reconcile tries the topic again
+	start := time.Now()
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 3 due, 0 finalized, 0 events sent, 3 failed" {
+		t.Errorf("Reconcile with a silent Service Bus = %q, want the 3 announce entries failed (kept)", logs)
+	}
+	if took := time.Since(start); took > resendTimeout+2*time.Second {
+		t.Errorf("Reconcile with a silent Service Bus took %v, want at most its resend timeout %v (+2 s)", took, resendTimeout)
+	}
+	if !strings.Contains(string(a.logs.Bytes()), errSendPaused.Error()) {
+		t.Errorf("no log line says a send was skipped while paused")
+	}
 }

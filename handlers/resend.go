@@ -23,8 +23,9 @@ import (
 const ResendHorizon = 23 * time.Hour
 
 // resendTimeout bounds the batched send of one Reconcile run, so that Service Bus being away
-// leaves most of the run's budget to the rest of its work.
-const resendTimeout = 30 * time.Second
+// leaves most of the run's budget to the rest of its work; a healthy topic takes a batch in
+// milliseconds.
+const resendTimeout = 10 * time.Second
 
 // announcements is what a Reconcile run learned and did about the events of its announce entries
 // before it handles the entries one by one.
@@ -82,9 +83,13 @@ func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *anno
 		s.warnIfLate(ctx, u.sess)
 		ids[i], batch[i] = u.sess.ID, u.event
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, resendTimeout)
-	err := s.events.Publish(sendCtx, batch)
-	cancel()
+	err := s.sends.paused(s.now())
+	if err == nil {
+		sendCtx, cancel := context.WithTimeout(ctx, resendTimeout)
+		err = s.events.Publish(sendCtx, batch)
+		cancel()
+		s.sends.record(s.now(), err)
+	}
 	perr, _ := errors.AsType[*events.PublishError](err)
 	for i, id := range ids {
 		failed := err

@@ -95,6 +95,7 @@ type Server struct {
 	starting  bool // a placeholder that answers ErrStarting (see Starting)
 
 	faceWatch *faceWatch // the Face signal of Health; nil without a Face client
+	sends     sendPause  // inline sends skipped after one failed
 }
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields

@@ -115,10 +115,37 @@ func NewPublisher(entity string, conn Connection, opts *PublisherOptions) (*Publ
 //     other events are still sent.
 //   - ErrSendFailed: transient and ambiguous; that event and every later one are not confirmed.
 //
-// errors.Is on the returned error matches either sentinel when any event failed that way. A send
-// is bounded by ctx; a link or connection the service closed is recovered by the SDK, and if it
-// still reports the connection lost, Publish tries once more on a fresh link within ctx.
+// errors.Is on the returned error matches either sentinel when any event failed that way. Publish
+// returns when ctx ends, whatever the SDK is waiting for. A link or connection the service closed
+// is recovered by the SDK, and if it still reports the connection lost, Publish tries once more
+// on a fresh link within ctx.
 func (p *Publisher) Publish(ctx context.Context, events [][]byte) error {
+	done := make(chan error, 1)
+	go func() { done <- p.publish(ctx, events) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		// The SDK can hold a caller past its context: a link being opened or recovered holds a
+		// lock that waits for no context (azservicebus v1.11.0, internal/amqpLinks.go), e.g.
+		// while it dials a namespace that accepts TCP and never answers. The send left behind
+		// ends once it gets the lock, its context done; reported here as not confirmed, it is
+		// sent again later, and duplicate detection drops it if it did arrive.
+		perr := &PublishError{Total: len(events)}
+		perr.failAll(indices(len(events)), p.sendFailed(ctx.Err()))
+		return perr
+	}
+}
+
+func indices(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+func (p *Publisher) publish(ctx context.Context, events [][]byte) error {
 	perr := &PublishError{Total: len(events)}
 	msgs := make([]*azservicebus.Message, len(events))
 	var pending []int

@@ -3,7 +3,9 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,4 +118,36 @@ func Receive(tb testing.TB, sb *services.ServiceBus, topic, sub string, want int
 		}
 	}
 	return got
+}
+
+// SilentPort is the port of a 127.0.0.1 listener that accepts TCP connections and never sends a
+// byte, as a namespace behind a black-holing network path would; closed when tb ends.
+func SilentPort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("testenv: silent listener: %v", err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().(*net.TCPAddr).Port
 }
