@@ -3,8 +3,10 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +89,14 @@ func MainWithServiceBus(m *testing.M) {
 	os.Setenv(EnvServiceBusConnectionString, sb.ConnectionString())
 	// Main exits the process: stop the stand-in when the binary's tests are done, before that.
 	code := withAzurite(m)
+	// The figure of what the binary's tests sent through it (shown by go test -v).
+	if c, err := sb.Counters(); err == nil {
+		for _, name := range slices.Sorted(maps.Keys(c)) {
+			if n := c[name]; n.Accepted+n.Deduplicated > 0 {
+				fmt.Printf("testenv: shared Service Bus stand-in: %s accepted %d, deduplicated %d, delivered %d\n", name, n.Accepted, n.Deduplicated, n.Delivered)
+			}
+		}
+	}
 	if err := sb.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: stopping the Service Bus stand-in: %v\n", err)
 	}
