@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
@@ -91,10 +94,93 @@ func TestMakeRunSaysWhenEventsTailExits(t *testing.T) {
 	d.waitForLine(t, "marked stderr line of events-tail", 10*time.Second, func(l string) bool {
 		return l == "tail-log| cannot reach the namespace"
 	})
-	d.waitForLine(t, "word that events-tail exited", 10*time.Second, func(l string) bool {
+	warning := d.waitForLine(t, "word that events-tail exited", 10*time.Second, func(l string) bool {
 		return strings.Contains(l, "events-tail exited") && strings.Contains(l, "exit status 3")
 	})
+	// The stand-in keeps messages in memory: restarting make run would lose the waiting events, so
+	// the advice is events-tail's command line, to run by hand.
+	if strings.Contains(warning, "restart make run") {
+		t.Errorf("the warning advises restarting make run, which loses the waiting events:\n%s", warning)
+	}
+	sb := &services.ServiceBus{Port: p.sb, HTTPPort: p.sbHTTP}
+	d.waitForLine(t, "events-tail command line for the all subscription after the warning", 10*time.Second, func(l string) bool {
+		return l == "  SERVICEBUS_NAMESPACE= SERVICEBUS_CONNECTION_STRING='"+sb.ConnectionString()+"' "+tail+" -topic liveness-events -subscription all"
+	})
 	runPrintedCommands(t, d)
+	d.interrupt(t, map[string]int{"azurite": p.tables, "face stand-in": p.face, "handler": p.app,
+		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
+}
+
+// TestMakeRunPrintsAnEventsTailLineThatWorks: on ports of its own (as with SERVICEBUS_PORT=15672),
+// devstack's summary prints an events-tail command for the review subscription that, pasted into
+// a shell as printed, receives an event sent to the topic with the real SDK.
+func TestMakeRunPrintsAnEventsTailLineThatWorks(t *testing.T) {
+	bin := buildAll(t)
+	p := freePorts(t)
+	d := startDevstack(t, filepath.Join(bin, "devstack"), append([]string{"-handler", filepath.Join(bin, "handler"),
+		"-events-tail", filepath.Join(bin, "events-tail")}, p.runArgs()...)...)
+	sb := &services.ServiceBus{Port: p.sb, HTTPPort: p.sbHTTP}
+
+	var line string
+	for _, l := range strings.Split(d.output.String(), "\n") {
+		if strings.Contains(l, "events-tail") && strings.HasSuffix(l, "-subscription review") {
+			line = strings.TrimSpace(l)
+		}
+	}
+	if line == "" {
+		t.Fatalf("devstack's summary has no events-tail line for -subscription review:\n%s", d.output.String())
+	}
+	if !strings.Contains(line, sb.ConnectionString()) {
+		t.Errorf("the events-tail line %q lacks the stand-in's connection string %q", line, sb.ConnectionString())
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", line)
+	var stdout, stderr logsink.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Its own process group, so that the bound stops events-tail too, not only the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	defer func() { cancel(); <-waited }()
+
+	const id = "0b8d6c2e-4f1a-4e7b-9c35-7a2d1e6f9b40"
+	msg, err := events.NewMessage(canceledEvent(t, id)) // canceled: passed = false, so review gets it
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := testenv.ServiceBusClient(t, sb).NewSender("liveness-events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sender.SendMessage(ctx, msg, nil); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	_ = sender.Close(ctx)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), `"id":"`+id+`/canceled"`) {
+		select {
+		case err := <-waited:
+			waited <- err
+			t.Fatalf("the printed events-tail line ended (%v) before printing the event; stderr:\n%s", err, &stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the printed events-tail line printed no event %s within 30 s; stdout:\n%s\nstderr:\n%s", id, &stdout, &stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitCompleted(t, sb, "liveness-events/Subscriptions/review", 1)
+	cancel()
+	<-waited
+	waited <- nil
 	d.interrupt(t, map[string]int{"azurite": p.tables, "face stand-in": p.face, "handler": p.app,
 		"Service Bus stand-in": p.sb, "Service Bus counters": p.sbHTTP})
 }

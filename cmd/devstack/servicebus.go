@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/liveness-quicklink/functions/internal/testing/services"
 )
@@ -17,6 +18,9 @@ const (
 	// tailSubscription is the subscription events-tail reads: the one without a filter, so every
 	// event shows in the terminal.
 	tailSubscription = "all"
+	// handSubscription is the one the summary's by-hand events-tail line reads: not
+	// tailSubscription, whose messages a second consumer would share with the one make run starts.
+	handSubscription = "review"
 )
 
 // startServiceBus starts the Service Bus stand-in on p's ports, as the tests do, and points the
@@ -90,16 +94,39 @@ func (st *stack) startEventsTail(log *slog.Logger, bin string) error {
 		return err
 	}
 	st.children = append(st.children, p)
+	st.tailBin = bin
 	go func() {
 		<-p.Done()
 		out.Close()
 		logs.Close()
 		if !st.stopping.Load() {
-			log.Warn("events-tail exited: events are no longer printed here (they wait on the subscription); the app keeps running, restart make run to see them again",
+			// Not "restart make run": the stand-in keeps messages in memory, so a restart would lose
+			// the very events waiting on the subscription. The line goes out whole, unquoted, to paste.
+			log.Warn("events-tail exited: events are no longer printed here; they wait on the subscription in the stand-in's memory (restarting make run loses them); the app keeps running; to see them, run this in another shell",
 				slog.String("subscription", st.settings["SERVICEBUS_ENTITY"]+"/"+tailSubscription), slog.String("exit", exitText(p.Err())))
+			fmt.Println("  " + st.tailCommand(tailSubscription))
 		}
 	}()
 	return nil
+}
+
+// tailCommand is a shell line that runs the events consumer on subscription of the stand-in's
+// topic, as a user pastes it. The connection string is safe to print: its SharedAccessKey is the
+// placeholder services.ServiceBus.ConnectionString always holds (the SDK requires one, the stand-in
+// ignores it). SERVICEBUS_NAMESPACE is emptied, as for make run's own events-tail: one exported
+// for Azure (the README does) would make events-tail refuse to choose.
+func (st *stack) tailCommand(subscription string) string {
+	return "SERVICEBUS_NAMESPACE= SERVICEBUS_CONNECTION_STRING=" + shellQuote(st.sb.ConnectionString()) + " " +
+		shellQuote(st.tailBin) + " -topic " + shellQuote(st.settings["SERVICEBUS_ENTITY"]) + " -subscription " + shellQuote(subscription)
+}
+
+// shellQuote is s as one POSIX shell word: as is when it holds only characters no shell treats
+// specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // exitText is how a process ended, for a log line ("exit status 0" rather than a nil error).

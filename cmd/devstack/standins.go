@@ -29,6 +29,7 @@ type stack struct {
 	settings map[string]string // the app settings, pointed at the stand-ins
 	children []*services.Process
 	exited   chan string // the name of a child that exited
+	tailBin  string      // the events consumer's path, as given (-events-tail), for tailCommand
 	stopping atomic.Bool // set once stop begins: exits from then on are expected
 }
 
@@ -216,7 +217,10 @@ Liveness Quick Link is running locally.
   Face stand-in  %[2]s   (finish a session: curl -s -X POST %[2]s/_stub/sessions/$id/attempts -d '{"status":"Succeeded","decision":"realface"}')
   Service Bus    amqp://127.0.0.1:%[3]d   topic %[4]s (counters: curl -s http://127.0.0.1:%[5]d/counters)
   events         each event on subscription %[6]q is printed below as it happens: "event   | {...}"
-%[7]s`, appURL, st.faceURL, st.sb.Port, st.settings["SERVICEBUS_ENTITY"], st.sb.HTTPPort, tailSubscription, extra)
+                 another subscription (%[8]s: passed = false only), by hand in another shell:
+  %[9]s
+%[7]s`, appURL, st.faceURL, st.sb.Port, st.settings["SERVICEBUS_ENTITY"], st.sb.HTTPPort, tailSubscription, extra,
+		handSubscription, st.tailCommand(handSubscription))
 	printTryIt(appURL)
 }
 

@@ -2,7 +2,8 @@
 // from one subscription of the events topic in peek-lock mode, prints each CloudEvent as one
 // compact JSON line on stdout and completes it. A message that is not a structured CloudEvent is
 // dead-lettered with a reason, so it neither blocks the subscription nor comes back. Logs are JSON
-// lines on stderr, so stdout holds events only (pipe it into jq).
+// lines on stderr, so stdout holds events only (pipe it into jq). When Service Bus cannot be
+// reached it says so in one WARN line within probeTimeout and keeps trying; -h prints the usage.
 //
 // Connection, from the environment (a secret never goes in a flag, where ps shows it):
 //
@@ -32,15 +33,44 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := start(ctx, os.Args[1:], os.Getenv, os.Stdout, log); err != nil {
+	code := cli(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli runs events-tail and returns its exit status: 0 when ctx ended it or when -h/-help/--help
+// asked for the usage (which parseSettings has then written to stderr), 1 on an error.
+func cli(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	err := start(ctx, args, getenv, stdout, stderr, log)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
 		log.Error("events-tail failed", "error", err)
-		stop()
-		os.Exit(1)
+		return 1
 	}
 }
+
+// usage is printed above the flags by -h, and after a flag error.
+const usage = `Usage: events-tail [-topic name] [-subscription name] [-namespace host]
+
+Prints each CloudEvent of one Service Bus subscription as one JSON line on stdout and completes it;
+dead-letters (reason NotACloudEvent) what is not one. Logs are JSON lines on stderr.
+
+Environment (exactly one of the first two):
+  SERVICEBUS_CONNECTION_STRING  a connection string; locally the stand-in's emulator form
+                                (Endpoint=sb://127.0.0.1:<port>;...;UseDevelopmentEmulator=true;),
+                                which make run prints ready to paste
+  SERVICEBUS_NAMESPACE          or the namespace's host name (<name>.servicebus.windows.net), signed
+                                in with DefaultAzureCredential (az login, a managed identity, or the
+                                AZURE_* variables azidentity reads); same as -namespace
+  SERVICEBUS_ENTITY             the topic, default liveness-events; same as -topic
+  SERVICEBUS_SUBSCRIPTION       the subscription, default all; same as -subscription
+
+Flags:
+`
 
 // settings is what start reads from flags and the environment.
 type settings struct {
@@ -50,8 +80,15 @@ type settings struct {
 	subscription     string
 }
 
-func parseSettings(args []string, getenv func(string) string) (settings, error) {
+// parseSettings reads args and the environment; it writes the usage to stderr when asked for it
+// (and returns flag.ErrHelp) or when a flag is wrong.
+func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("events-tail", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
 	s := settings{connectionString: getenv("SERVICEBUS_CONNECTION_STRING")}
 	fs.StringVar(&s.namespace, "namespace", getenv("SERVICEBUS_NAMESPACE"),
 		"the namespace's host name, <name>.servicebus.windows.net (env SERVICEBUS_NAMESPACE)")
@@ -79,8 +116,8 @@ func parseSettings(args []string, getenv func(string) string) (settings, error) 
 }
 
 // start connects, tails until ctx ends, and closes the receiver and the client.
-func start(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	s, err := parseSettings(args, getenv)
+func start(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, log *slog.Logger) error {
+	s, err := parseSettings(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -95,7 +132,11 @@ func start(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer closeBounded(log, "receiver", r.Close)
 	log.Info("events-tail receiving", "topic", s.topic, "subscription", s.subscription, "auth", authName(s))
-	if err := run(ctx, r, stdout, log); err != nil {
+	reach, err := newProbe(s)
+	if err != nil {
+		return err
+	}
+	if err := run(ctx, r, reach, stdout, log); err != nil {
 		return fmt.Errorf("%s/Subscriptions/%s: %w", s.topic, s.subscription, err)
 	}
 	log.Info("events-tail stopped")

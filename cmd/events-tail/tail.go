@@ -51,8 +51,12 @@ const (
 // message comes back and is printed again (at least once, as Service Bus delivers anyway).
 // It returns an error when stdout cannot be written (the message is not completed) or when the
 // entity is missing or access is denied (nothing a retry mends); other receive errors are logged
-// and retried after a backoff.
-func run(ctx context.Context, r receiver, stdout io.Writer, log *slog.Logger) error {
+// and retried after a backoff. Whether Service Bus can be reached at all is probed (reach) at the
+// start and after every receive window that ended empty: such a window looks the same whether the
+// subscription was idle or the SDK spent it retrying a dial, and only the probe tells them apart.
+func run(ctx context.Context, r receiver, reach func(context.Context) error, stdout io.Writer, log *slog.Logger) error {
+	rc := &reachability{probe: reach, log: log}
+	rc.check(ctx)
 	backoff := time.Second
 	for ctx.Err() == nil {
 		wait, cancel := context.WithTimeout(ctx, receiveWait)
@@ -65,8 +69,13 @@ func run(ctx context.Context, r receiver, stdout io.Writer, log *slog.Logger) er
 			}
 		}
 		switch {
-		case err == nil, ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		case ctx.Err() != nil:
+			continue
+		case err == nil, errors.Is(err, context.DeadlineExceeded):
 			backoff = time.Second
+			if len(msgs) == 0 {
+				rc.check(ctx)
+			}
 			continue
 		case permanent(err):
 			return fmt.Errorf("receiving: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,14 +43,22 @@ type tail struct {
 func startTail(t *testing.T, args ...string) *tail {
 	t.Helper()
 	sb := testenv.StartServiceBus(t, services.ServiceBusOptions{})
-	client := testenv.ServiceBusClient(t, sb)
+	tl := startTailOn(t, sb.ConnectionString(), args...)
+	tl.sb, tl.client = sb, testenv.ServiceBusClient(t, sb)
+	return tl
+}
 
-	tl := &tail{sb: sb, client: client, stdout: &logsink.Buffer{}, stderr: &logsink.Buffer{}, done: make(chan error, 1)}
-	env := map[string]string{"SERVICEBUS_CONNECTION_STRING": sb.ConnectionString()}
+// startTailOn starts events-tail's start() with the connection string cs in the environment.
+func startTailOn(t *testing.T, cs string, args ...string) *tail {
+	t.Helper()
+	tl := &tail{stdout: &logsink.Buffer{}, stderr: &logsink.Buffer{}, done: make(chan error, 1)}
+	env := map[string]string{"SERVICEBUS_CONNECTION_STRING": cs}
 	var ctx context.Context
 	ctx, tl.cancel = context.WithCancel(t.Context())
 	log := slog.New(slog.NewJSONHandler(tl.stderr, nil))
-	go func() { tl.done <- start(ctx, args, func(k string) string { return env[k] }, tl.stdout, log) }()
+	go func() {
+		tl.done <- start(ctx, args, func(k string) string { return env[k] }, tl.stdout, tl.stderr, log)
+	}()
 	t.Cleanup(func() { tl.cancel(); <-tl.done })
 	return tl
 }
@@ -223,6 +232,9 @@ func TestStopsWhenItsContextEnds(t *testing.T) {
 	if !strings.Contains(tl.stderr.String(), "events-tail stopped") {
 		t.Errorf("no stop line in the logs:\n%s", tl.stderr)
 	}
+	if strings.Contains(tl.stderr.String(), unreachable) {
+		t.Errorf("a reachable stand-in was reported unreachable:\n%s", tl.stderr)
+	}
 }
 
 // TestKeepsTailingAcrossAStandInRestart: a lost connection is retried, not fatal; after the
@@ -322,7 +334,7 @@ func TestParseSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSettings(tt.args, func(k string) string { return tt.env[k] })
+			got, err := parseSettings(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if gotErr := errString(err); gotErr != tt.wantErr {
 				t.Fatalf("error = %q, want %q", gotErr, tt.wantErr)
 			}
