@@ -12,8 +12,8 @@
 // answers {"open": <open AMQP connections>}.
 // GET /cbs answers {"putTokens": n}: CBS put-tokens answered since the start.
 // Fault knobs: POST /detach?entity=<name> detaches every link attached to that queue, topic or
-// subscription with amqp:link:detach-forced (as Service Bus does to an idle link); POST /drop
-// cuts every AMQP connection (connection loss).
+// subscription with amqp:link:detach-forced (as Service Bus does to an idle link; its receivers'
+// locks stay held until they expire); POST /drop cuts every AMQP connection (connection loss).
 //
 // Everything is in memory: a restart forgets every message, as Microsoft's emulator does.
 
@@ -54,6 +54,7 @@ class MessageQueue {
     this.dlq = dlq; // undefined for a dead-letter queue itself
     this.available = []; // records, in sequence order
     this.links = new Set(); // server sender links attached to this queue
+    this.locks = new Map(); // lock token (hex) → held lock, for settlement over $management
     this.counters = newCounters();
   }
 
@@ -92,20 +93,28 @@ class MessageQueue {
       this.counters.completed++; // ReceiveAndDelete: gone once sent
       return;
     }
-    const lock = { record, link, timer: undefined, settled: false };
+    const lock = { record, link, token: tag.toString('hex'), timer: undefined, settled: false };
     lock.timer = setTimeout(() => this.release(lock, 'lockExpired'), this.lockMs);
     lock.timer.unref();
     delivery.lock = lock;
     link.locks.add(lock);
+    this.locks.set(lock.token, lock);
+  }
+
+  // Ends a lock without giving the message back; false when it had ended already.
+  unlock(lock) {
+    if (lock.settled) return false;
+    lock.settled = true;
+    clearTimeout(lock.timer);
+    lock.link.locks.delete(lock);
+    this.locks.delete(lock.token);
+    return true;
   }
 
   // Ends a lock: counter names why; the message goes back, or to the dead-letter queue when it
   // has used up its deliveries.
   release(lock, counter) {
-    if (lock.settled) return false;
-    lock.settled = true;
-    clearTimeout(lock.timer);
-    lock.link.locks.delete(lock);
+    if (!this.unlock(lock)) return false;
     if (counter) this.counters[counter]++;
     if (counter && this.dlq && lock.record.deliveryCount >= this.maxDeliveryCount) {
       this.deadLetter(lock.record, 'MaxDeliveryCountExceeded', `Message could not be consumed after ${this.maxDeliveryCount} delivery attempts.`);
@@ -116,11 +125,16 @@ class MessageQueue {
   }
 
   complete(lock) {
-    if (lock.settled) return false;
-    lock.settled = true;
-    clearTimeout(lock.timer);
-    lock.link.locks.delete(lock);
+    if (!this.unlock(lock)) return false;
     this.counters.completed++;
+    return true;
+  }
+
+  // Dead-letters a locked message on the receiver's request (a rejected disposition, or
+  // update-disposition suspended).
+  reject(lock, reason, description) {
+    if (!this.unlock(lock)) return false;
+    if (this.dlq) this.deadLetter(lock.record, reason, description);
     return true;
   }
 
@@ -253,6 +267,9 @@ container.on('receiver_open', (context) => {
   const target = addressOf(link.remote.attach.target).toLowerCase();
   if (target === '$cbs' || target.endsWith('/$management')) {
     link.rpc = true;
+    // The queue or subscription whose locks update-disposition settles (undefined for a topic's
+    // or an unknown entity's management node: none of its lock tokens is held).
+    link.managed = queues.get(target.slice(0, -'/$management'.length));
     return;
   }
   const entity = entities.get(target);
@@ -298,33 +315,102 @@ container.on('message', (context) => {
   if (link.rpc) {
     context.delivery.update(true, rhea.message.accepted().described());
     const reply = context.connection.replyLinks?.get(String(msg.reply_to));
-    // CBS put-token answers 202, management requests 200: the SDK wants an int32 status-code
-    // and the request's message-id as a string correlation-id.
     const put = msg.application_properties?.operation === 'put-token';
     if (put && reply) cbsPutTokens++;
+    // The SDK wants an int32 status-code and the request's message-id as a string
+    // correlation-id (azservicebus internal/rpc.go).
+    const { status, description, condition, body } = put
+      ? { status: 202, description: 'Accepted' }
+      : manage(link.managed, msg);
     reply?.send({
       correlation_id: String(msg.message_id),
       application_properties: {
-        'status-code': types.wrap_int(put ? 202 : 200),
-        'status-description': put ? 'Accepted' : 'OK',
+        'status-code': types.wrap_int(status),
+        'status-description': description,
+        ...(condition ? { 'error-condition': condition } : {}),
       },
-      body: put ? undefined : types.wrap_map({}),
+      body: put ? undefined : types.wrap_map(body ?? {}),
     });
     return;
   }
   // A MessageBatch arrives as one transfer of the Service Bus batch format whose data sections
   // each hold one encoded message; each is its own message (own MessageID, duplicate detection).
   // rhea hands a transfer of a non-zero message format over undecoded.
+  let messages = [msg];
   if (context.format === BATCH_FORMAT) {
     const body = rhea.message.decode(msg).body;
-    for (const part of body?.multiple ? body.content : [body?.content]) {
-      link.entity.accept(rhea.message.decode(part));
-    }
-  } else {
-    link.entity.accept(msg);
+    messages = (body?.multiple ? body.content : [body?.content]).map((part) => rhea.message.decode(part));
   }
+  // A batch with one bad message is refused whole, as Service Bus refuses it.
+  const refusal = refuse(context.format === BATCH_FORMAT ? msg.length : rhea.message.encode(msg).length, messages);
+  if (refusal) {
+    context.delivery.update(true, rhea.message.rejected({ error: refusal }).described());
+    return;
+  }
+  for (const m of messages) link.entity.accept(m);
   context.delivery.update(true, rhea.message.accepted().described());
 });
+
+// Service Bus refuses a MessageId over 128 characters ("Maximum size of a message ID: 128",
+// https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas, common limits);
+// azservicebus does not check it, so a stand-in that took it would hide the fault. The
+// condition is amqp:invalid-field (the AMQP error for a bad field; what the service itself
+// sends is not documented).
+const MAX_MESSAGE_ID = 128;
+
+// Returns the AMQP error for a transfer of size bytes holding messages that Service Bus would
+// refuse, or undefined. go-amqp checks the size itself against the max-message-size the entity
+// link advertises, so the size check guards other clients.
+function refuse(size, messages) {
+  if (size > MAX_MESSAGE_SIZE) {
+    return { condition: 'amqp:link:message-size-exceeded', description: `The message is ${size} bytes; the maximum is ${MAX_MESSAGE_SIZE}.` };
+  }
+  for (const m of messages) {
+    const id = m.message_id;
+    if (typeof id === 'string' && [...id].length > MAX_MESSAGE_ID) {
+      return { condition: 'amqp:invalid-field', description: `The MessageId is ${[...id].length} characters; the maximum is ${MAX_MESSAGE_ID}.` };
+    }
+  }
+  return undefined;
+}
+
+// Answers a request on <entity>/$management (queue: the entity's queue or subscription, if any)
+// with {status, description, condition, body}. Only update-disposition is implemented; every
+// other operation answers 501, so a caller never takes an ignored request for a done one.
+function manage(queue, msg) {
+  const operation = String(msg.application_properties?.operation ?? '');
+  if (operation !== 'com.microsoft:update-disposition') {
+    return { status: 501, condition: 'amqp:not-implemented', description: `The stand-in does not implement the management operation ${operation || '(none)'}.` };
+  }
+  return updateDisposition(queue, msg.body ?? {});
+}
+
+// Settles messages by lock token, as the SDK does over $management when the receive link is
+// gone (azservicebus internal/mgmt.go SettleOnMgmtLink: lock-tokens, disposition-status,
+// deadletter-reason, deadletter-description). A token whose lock is not held (expired, settled,
+// or never given) answers 410 com.microsoft:message-lock-lost, which the SDK reports as
+// CodeLockLost (internal/errors.go isLockLostError, internal/rpc_sb.go RPCResponseCodeLockLost);
+// then nothing is settled. properties-to-modify is ignored, as on the receive link.
+function updateDisposition(queue, body) {
+  const status = body['disposition-status'];
+  const tokens = body['lock-tokens'];
+  if (status === 'defered') {
+    return { status: 501, condition: 'amqp:not-implemented', description: 'The stand-in does not implement deferred messages.' };
+  }
+  if (!['completed', 'abandoned', 'suspended'].includes(status) || !Array.isArray(tokens) || !tokens.length) {
+    return { status: 400, condition: 'amqp:invalid-field', description: 'update-disposition needs lock-tokens and a disposition-status of completed, abandoned, suspended or defered.' };
+  }
+  const locks = tokens.map((t) => (Buffer.isBuffer(t) ? queue?.locks.get(t.toString('hex')) : undefined));
+  if (locks.some((lock) => !lock)) {
+    return { status: 410, condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid: it expired, or the message was already settled.' };
+  }
+  for (const lock of locks) {
+    if (status === 'completed') queue.complete(lock);
+    else if (status === 'abandoned') queue.release(lock, 'abandoned');
+    else queue.reject(lock, body['deadletter-reason'], body['deadletter-description']);
+  }
+  return { status: 200, description: 'OK' };
+}
 
 // Settlements from client receivers; every one is settled back (rcv-settle-mode second). A
 // settlement of a message whose lock has gone (expired, or already settled) is refused the way
@@ -334,6 +420,9 @@ const lockLost = rhea.message.rejected({
 }).described();
 function settle(context, apply) {
   const lock = context.delivery.lock;
+  // A disposition that crossed our detach (dispositions travel on the session) is not taken:
+  // the client has seen the detach and settles over $management instead.
+  if (lock?.link.keepLocks) return;
   if (lock && !lock.settled) {
     apply(lock.link.queue, lock);
     context.delivery.update(true);
@@ -347,10 +436,8 @@ container.on('accepted', (context) => settle(context, (q, lock) => q.complete(lo
 container.on('released', (context) => settle(context, (q, lock) => q.release(lock, 'abandoned')));
 container.on('rejected', (context) =>
   settle(context, (q, lock) => {
-    if (!q.complete(lock)) return;
-    q.counters.completed--; // a rejection is not a completion
     const info = context.delivery.remote_state?.error?.info ?? {};
-    if (q.dlq) q.deadLetter(lock.record, info.DeadLetterReason, info.DeadLetterErrorDescription);
+    q.reject(lock, info.DeadLetterReason, info.DeadLetterErrorDescription);
   }),
 );
 
@@ -362,11 +449,13 @@ container.on('sender_draining', (context) => {
   context.sender.set_drained(true);
 });
 
-// A closed link or connection gives its locked messages back, as an expired lock would.
+// A closed link or connection gives its locked messages back, as an expired lock would; a link
+// the stand-in detached keeps them until they expire (see detachEntity).
 function dropLink(link) {
   if (!link.locks) return;
-  for (const lock of [...link.locks]) lock.link.queue.release(lock, 'lockExpired');
   link.queue?.links.delete(link);
+  if (link.keepLocks) return;
+  for (const lock of [...link.locks]) lock.link.queue.release(lock, 'lockExpired');
 }
 container.on('sender_close', (context) => dropLink(context.sender));
 container.on('session_close', (context) => {
@@ -383,7 +472,9 @@ let cbsPutTokens = 0;
 
 // Detaches every open link of the named queue, topic or subscription (names are
 // case-insensitive) with the error Service Bus gives an idle link; the SDK must recover on its
-// next call. Returns how many links were detached.
+// next call. A detached receive link's locks stay held until they expire, as with Service Bus:
+// the message is not redelivered early, and the SDK can still settle it by lock token over
+// $management. Returns how many links were detached.
 function detachEntity(name) {
   const key = name.toLowerCase();
   let n = 0;
@@ -395,6 +486,7 @@ function detachEntity(name) {
     const owner = (link.entity ?? link.queue).name.toLowerCase();
     if (owner !== key) continue;
     entityLinks.delete(link);
+    link.keepLocks = true;
     dropLink(link);
     link.close({ condition: 'amqp:link:detach-forced', description: `The link was detached by the stand-in (POST /detach?entity=${name}).` });
     n++;

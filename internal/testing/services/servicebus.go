@@ -162,7 +162,9 @@ func (s *ServiceBus) CBSPutTokens() (int, error) {
 }
 
 // Detach detaches every link attached to entity (a queue, topic, or "<topic>/Subscriptions/<name>")
-// with amqp:link:detach-forced, as Service Bus detaches an idle link; the connection stays up.
+// with amqp:link:detach-forced, as Service Bus detaches an idle link; the connection stays up, and
+// messages locked to a detached receiver stay locked until their lock expires (settle them by lock
+// token, as the SDK does over $management).
 func (s *ServiceBus) Detach(entity string) error {
 	if err := s.call(http.MethodPost, "/detach?entity="+url.QueryEscape(entity), nil); err != nil {
 		return fmt.Errorf("detaching the stand-in's links of %s: %w", entity, err)
