@@ -38,9 +38,9 @@ type announcements struct {
 // sendUnsent reads the sessions of the announce entries among items and sends the unsent events
 // of the final ones in one Publish, which packs them into as few batches as the topic allows,
 // oldest final state first (entries filed again after a failure no longer say that order), then
-// marks each sent one sent. A session read as final
-// has its event row (Finalize writes both in one transaction), so no event is missed because it
-// was committed meanwhile: an entry whose session was not final here is left to reconcileOne.
+// marks each sent one sent. A session read as final has its event row (Finalize writes both in
+// one transaction), so no event is missed because it was committed meanwhile: an entry whose
+// session was not final here is left to reconcileOne.
 func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *announcements {
 	a := &announcements{sessions: map[string]*liveness.Session{}, unsent: map[string]error{}}
 	type unsentEvent struct {
