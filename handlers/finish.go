@@ -67,13 +67,14 @@ func (s *Server) sendEvent(ctx context.Context, sessionID string, event []byte) 
 	if s.events == nil {
 		return nil // see New
 	}
-	if err := s.sends.paused(s.now()); err != nil {
+	started := s.now()
+	if err := s.sends.paused(started); err != nil {
 		return err
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	err := s.events.Publish(sendCtx, [][]byte{event})
-	s.sends.record(s.now(), err)
+	s.sends.record(started, s.now(), err)
 	if err != nil {
 		return fmt.Errorf("send the event: %w", err)
 	}

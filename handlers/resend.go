@@ -83,12 +83,13 @@ func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *anno
 		s.warnIfLate(ctx, u.sess)
 		ids[i], batch[i] = u.sess.ID, u.event
 	}
-	err := s.sends.paused(s.now())
+	started := s.now()
+	err := s.sends.paused(started)
 	if err == nil {
 		sendCtx, cancel := context.WithTimeout(ctx, resendTimeout)
 		err = s.events.Publish(sendCtx, batch)
 		cancel()
-		s.sends.record(s.now(), err)
+		s.sends.record(started, s.now(), err)
 	}
 	perr, _ := errors.AsType[*events.PublishError](err)
 	for i, id := range ids {

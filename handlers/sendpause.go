@@ -3,7 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/events"
@@ -20,22 +20,41 @@ var errSendPaused = errors.New("a send failed less than 30 s ago: the event is l
 // sendPause remembers until when sends are skipped, inline and Reconcile's batched resend alike;
 // the pause is shorter than Reconcile's period, so each run tries the topic again, and a send
 // that succeeds ends the pause. The zero value sends.
-type sendPause struct{ until atomic.Int64 } // unix nanoseconds
-
-// paused is errSendPaused while a pause lasts at now, else nil.
-func (p *sendPause) paused(now time.Time) error {
-	if until := p.until.Load(); now.UnixNano() < until {
-		return fmt.Errorf("%w (until %s)", errSendPaused, time.Unix(0, until).UTC().Format(time.RFC3339))
-	}
-	return nil
+type sendPause struct {
+	mu          sync.Mutex
+	until       time.Time // zero: not paused
+	lastSuccess time.Time // when the latest successful send started
 }
 
-// record starts a pause when err says Service Bus did not confirm a send, and ends one on success.
-func (p *sendPause) record(now time.Time, err error) {
+// paused is errSendPaused while a pause lasts at now, else nil. A pause that reaches further
+// than sendPauseFor past now was set before the clock stepped back: it is over, or it would last
+// the size of the step.
+func (p *sendPause) paused(now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.until.IsZero() || !now.Before(p.until):
+		return nil
+	case p.until.Sub(now) > sendPauseFor:
+		p.until = time.Time{}
+		return nil
+	}
+	return fmt.Errorf("%w (until %s)", errSendPaused, p.until.UTC().Format(time.RFC3339))
+}
+
+// record notes the result of a send that started at started and ended at ended: a success ends
+// the pause, a failure that Service Bus did not confirm starts one, unless a send that started
+// later has succeeded meanwhile (a slow failure says nothing about the topic now).
+func (p *sendPause) record(started, ended time.Time, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
 	case err == nil:
-		p.until.Store(0)
-	case errors.Is(err, events.ErrSendFailed):
-		p.until.Store(now.Add(sendPauseFor).UnixNano())
+		p.until = time.Time{}
+		if started.After(p.lastSuccess) {
+			p.lastSuccess = started
+		}
+	case errors.Is(err, events.ErrSendFailed) && !started.Before(p.lastSuccess):
+		p.until = ended.Add(sendPauseFor)
 	}
 }

@@ -46,6 +46,9 @@ func TestLoadServiceBusConnection(t *testing.T) {
 			`SERVICEBUS_CONNECTION_STRING names the key "endpoint" twice`},
 		{"emulator on a look-alike host", "", "endpoint=SB://localhost.example.com;" + key + ";UseDevelopmentEmulator=true",
 			"SERVICEBUS_CONNECTION_STRING with UseDevelopmentEmulator=true must have a loopback Endpoint host"},
+		{"emulator on localhost with a long s", "", "Endpoint=sb://localho\u017ft:5672;" + key + ";UseDevelopmentEmulator=true",
+			"SERVICEBUS_CONNECTION_STRING with UseDevelopmentEmulator=true must have a loopback Endpoint host"},
+		{"emulator on LOCALHOST", "", "Endpoint=sb://LOCALHOST:5672;SharedAccessKeyName=r;" + key + ";UseDevelopmentEmulator=true", ""},
 		{"emulator without a host", "", "Endpoint=sb://;" + key + ";UseDevelopmentEmulator=true",
 			"SERVICEBUS_CONNECTION_STRING with UseDevelopmentEmulator=true must have a loopback Endpoint host"},
 	}

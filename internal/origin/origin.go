@@ -56,9 +56,10 @@ func Of(u *url.URL) (string, error) {
 	return scheme + "://" + host, nil
 }
 
-// IsLoopback reports whether host names this machine: localhost or a loopback address.
+// IsLoopback reports whether host names this machine: localhost or a loopback address. Letter
+// case is folded for ASCII only (strings.EqualFold would also take "localhoſt", U+017F).
 func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if strings.ToLower(host) == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)
