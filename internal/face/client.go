@@ -27,10 +27,9 @@ const (
 	headerAPIKey          = "Ocp-Apim-Subscription-Key"
 	headerClientRequestID = "client-request-id"
 
-	defaultTryTimeout    = 10 * time.Second
-	defaultTotalTimeout  = 30 * time.Second
-	defaultRetryDelay    = 500 * time.Millisecond
-	defaultMaxRetryDelay = 5 * time.Second
+	defaultTotalTimeout  = upstream.DefaultTotalTimeout
+	defaultRetryDelay    = upstream.DefaultRetryDelay
+	defaultMaxRetryDelay = upstream.DefaultMaxRetryDelay
 )
 
 // ClientOptions configures a Client. A nil *ClientOptions means defaults.
@@ -85,10 +84,9 @@ func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions
 	}
 
 	co := o.ClientOptions
-	co.Retry = retryOptions(co.Retry, o.TryTimeout)
+	co.Retry = upstream.RetryOptions(co.Retry, o.TryTimeout)
 	// Bodies carry the session auth token and the verify image; headers may carry the key.
-	co.Logging.IncludeBody = false
-	co.Logging.AllowedHeaders = withoutSecretHeaders(co.Logging.AllowedHeaders)
+	co.Logging = upstream.LogOptions(co.Logging, headerAPIKey)
 
 	pl := runtime.NewPipeline("face", "v0.1.0", runtime.PipelineOptions{
 		// Safe correlation headers, so a support case can quote them from the log.
@@ -114,44 +112,6 @@ func baseURL(endpoint string) (string, error) {
 		return "", errors.New("face: the endpoint must not have a query or fragment")
 	}
 	return runtime.JoinPaths(strings.TrimRight(endpoint, "/"), apiVersionPath), nil
-}
-
-func retryOptions(r policy.RetryOptions, tryTimeout time.Duration) policy.RetryOptions {
-	switch {
-	case tryTimeout > 0:
-		r.TryTimeout = tryTimeout
-	case r.TryTimeout <= 0:
-		r.TryTimeout = defaultTryTimeout
-	}
-	switch {
-	case r.RetryDelay == 0:
-		r.RetryDelay = defaultRetryDelay
-	case r.RetryDelay < 0:
-		// azcore documents a negative delay as "no delay" but v1.24 turns it into MaxRetryDelay.
-		r.RetryDelay = time.Nanosecond
-	}
-	if r.MaxRetryDelay == 0 {
-		r.MaxRetryDelay = defaultMaxRetryDelay
-	}
-	if r.StatusCodes == nil {
-		r.StatusCodes = []int{
-			http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
-		}
-	}
-	return r // MaxRetries 0 means azcore's default of 3
-}
-
-// withoutSecretHeaders drops credential headers from a caller's logging allow-list, so that no
-// option can make azcore log them.
-func withoutSecretHeaders(allowed []string) []string {
-	var kept []string
-	for _, h := range allowed {
-		if !strings.EqualFold(h, headerAPIKey) && !strings.EqualFold(h, "Authorization") {
-			kept = append(kept, h)
-		}
-	}
-	return kept
 }
 
 // clientRequestIDPolicy sets a fresh client-request-id per call. It runs before the retry policy,
