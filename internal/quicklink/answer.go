@@ -39,5 +39,5 @@ func ParseAnswer(body []byte) (ID, error) {
 	if !ok || !guid.MatchString(s) {
 		return ID{}, fmt.Errorf(`%w: url is not "/?s=<GUID>"`, ErrUnexpectedAnswer)
 	}
-	return ID{&s}, nil
+	return ID{secret[ID]{&s}}, nil
 }

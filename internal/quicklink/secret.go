@@ -16,51 +16,37 @@ const redacted = "[redacted]"
 // MarshalJSON all give "[redacted]", and only Reveal gives the value. The value sits behind a
 // pointer so that even a struct holding an ID in an unexported field prints an address, not the
 // value. The zero ID holds nothing; only Client.Create and ParseAnswer make others.
-type ID struct{ v *string }
-
-// Reveal returns the GUID. Call it only where the value must leave the process (composing the
-// link); never log what it returns.
-func (id ID) Reveal() string {
-	if id.v == nil {
-		return ""
-	}
-	return *id.v
-}
-
-// IsZero reports whether id holds no value.
-func (id ID) IsZero() bool { return id.v == nil }
-
-func (ID) String() string                { return redacted }
-func (ID) GoString() string              { return "quicklink.ID(" + redacted + ")" }
-func (ID) Format(f fmt.State, verb rune) { writeRedacted(f, verb, "quicklink.ID") }
-func (ID) LogValue() slog.Value          { return slog.StringValue(redacted) }
-func (ID) MarshalText() ([]byte, error)  { return []byte(redacted), nil }
-func (ID) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+type ID struct{ secret[ID] }
 
 // Link is a composed quick link, {endpoint}/?s=<ID>&callbackUrl=<percent-encoded callback URL>
 // (design §3 IssueLink, reference §8). Anyone holding it can start, complete or cancel the
 // session, so it is a bearer secret that is handed to the caller once and never stored or
 // logged: it redacts itself exactly as ID does, and only Reveal gives the URL.
-type Link struct{ v *string }
+type Link struct{ secret[Link] }
 
-// Reveal returns the link's URL, for the one answer that hands it to the caller (and its QR code).
-// Never log what it returns.
-func (l Link) Reveal() string {
-	if l.v == nil {
+// secret holds a bearer secret for ID and Link (T, named in %#v) and shows it nowhere but Reveal.
+type secret[T any] struct{ v *string }
+
+// Reveal returns the value: the GUID of an ID (for composing the link), the URL of a Link (for the
+// one answer that hands it to the caller, and its QR code). Never log what it returns.
+func (s secret[T]) Reveal() string {
+	if s.v == nil {
 		return ""
 	}
-	return *l.v
+	return *s.v
 }
 
-// IsZero reports whether l holds no link.
-func (l Link) IsZero() bool { return l.v == nil }
+// IsZero reports whether it holds no value.
+func (s secret[T]) IsZero() bool { return s.v == nil }
 
-func (Link) String() string                { return redacted }
-func (Link) GoString() string              { return "quicklink.Link(" + redacted + ")" }
-func (Link) Format(f fmt.State, verb rune) { writeRedacted(f, verb, "quicklink.Link") }
-func (Link) LogValue() slog.Value          { return slog.StringValue(redacted) }
-func (Link) MarshalText() ([]byte, error)  { return []byte(redacted), nil }
-func (Link) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+func (secret[T]) String() string                { return redacted }
+func (secret[T]) GoString() string              { return typeName[T]() + "(" + redacted + ")" }
+func (secret[T]) Format(f fmt.State, verb rune) { writeRedacted(f, verb, typeName[T]()) }
+func (secret[T]) LogValue() slog.Value          { return slog.StringValue(redacted) }
+func (secret[T]) MarshalText() ([]byte, error)  { return []byte(redacted), nil }
+func (secret[T]) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+
+func typeName[T any]() string { var zero T; return fmt.Sprintf("%T", zero) }
 
 // writeRedacted answers every fmt verb, %x and %d included, without the value.
 func writeRedacted(f fmt.State, verb rune, typ string) {
@@ -86,5 +72,5 @@ func Compose(endpoint string, s ID, callbackURL string) Link {
 	// QueryEscape writes a space as "+" and a literal "+" as "%2B", so every "+" it writes is a space.
 	cb := strings.ReplaceAll(url.QueryEscape(callbackURL), "+", "%20")
 	link := strings.TrimRight(endpoint, "/") + "/?s=" + s.Reveal() + "&callbackUrl=" + cb
-	return Link{&link}
+	return Link{secret[Link]{&link}}
 }
