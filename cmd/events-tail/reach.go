@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/Azure/go-amqp"
+
+	"github.com/liveness-quicklink/functions/internal/config"
 )
 
 // probeTimeout bounds one reachability probe, and so how long a tail pointed at a silent address
@@ -28,10 +27,14 @@ const probeTimeout = 10 * time.Second
 func newProbe(s settings) (func(context.Context) error, error) {
 	host, plain := s.namespace, false
 	if s.connectionString != "" {
-		var err error
-		if host, plain, err = endpointOf(s.connectionString); err != nil {
-			return nil, err
+		ep, err := config.ServiceBusEndpoint(s.connectionString)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("SERVICEBUS_CONNECTION_STRING %w", err)
+		case ep.Host == "":
+			return nil, errors.New("SERVICEBUS_CONNECTION_STRING: no Endpoint")
 		}
+		host, plain = ep.Host, ep.Emulator
 	}
 	scheme := "amqps://"
 	if plain {
@@ -46,31 +49,6 @@ func newProbe(s settings) (func(context.Context) error, error) {
 		_ = conn.Close()
 		return nil
 	}, nil
-}
-
-// endpointOf reads the host[:port] of Endpoint and UseDevelopmentEmulator from a connection
-// string, with the keys matched as azservicebus matches them (case-insensitive). Its errors
-// quote no value: the string holds the key.
-func endpointOf(cs string) (host string, emulator bool, err error) {
-	for part := range strings.SplitSeq(cs, ";") {
-		k, v, _ := strings.Cut(part, "=")
-		switch {
-		case strings.EqualFold(k, "Endpoint"):
-			u, perr := url.Parse(v)
-			if perr != nil || u.Host == "" {
-				return "", false, errors.New("SERVICEBUS_CONNECTION_STRING: Endpoint is not sb://<host>[:<port>]")
-			}
-			host = u.Host
-		case strings.EqualFold(k, "UseDevelopmentEmulator"):
-			if emulator, err = strconv.ParseBool(v); err != nil {
-				return "", false, errors.New("SERVICEBUS_CONNECTION_STRING: UseDevelopmentEmulator is not true or false")
-			}
-		}
-	}
-	if host == "" {
-		return "", false, errors.New("SERVICEBUS_CONNECTION_STRING: no Endpoint")
-	}
-	return host, emulator, nil
 }
 
 // reachability says once when Service Bus cannot be reached, and once when it can again.

@@ -4,6 +4,7 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -185,45 +186,67 @@ func tablesOverTLSOrLoopback(cs string) bool {
 
 // serviceBusEmulatorProblem says why a Service Bus connection string would send its key in clear
 // to another machine, or "". UseDevelopmentEmulator makes azservicebus speak plain AMQP (no TLS)
-// and send the SAS token as is, so it is for a stand-in on this machine only. The string is read
-// exactly as azservicebus v1.11.0 reads it (internal/conn.ParseConnectionString): parts split on
-// ';', keys compared case-insensitively but not trimmed, the flag parsed by strconv.ParseBool (so
-// "1" and "T" count as true); a reading of our own would let a string pass here that the SDK then
-// dials in clear.
-// Keys with spaces around them (which the SDK ignores) and keys given twice are refused outright:
-// either is a string that does not say what its author meant.
+// and send the SAS token as is, so it is for a stand-in on this machine only.
 func serviceBusEmulatorProblem(cs string) string {
-	var endpoint string
-	emulator := false
-	seen := map[string]bool{}
-	for _, part := range strings.Split(cs, ";") {
-		k, v, ok := strings.Cut(part, "=")
-		if ok && k != strings.TrimSpace(k) {
-			return fmt.Sprintf("has spaces around the key %q", strings.TrimSpace(k))
-		}
-		if ok && seen[strings.ToLower(k)] {
-			return fmt.Sprintf("names the key %q twice", k)
-		}
-		seen[strings.ToLower(k)] = ok
-		switch {
-		case !ok:
-		case strings.EqualFold(k, "Endpoint"):
-			endpoint = v
-		case strings.EqualFold(k, "UseDevelopmentEmulator"):
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return "has a UseDevelopmentEmulator that is neither true nor false"
-			}
-			emulator = b
-		}
-	}
-	if !emulator {
+	ep, err := ServiceBusEndpoint(cs)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !ep.Emulator:
 		return ""
 	}
-	if u, err := url.Parse(endpoint); err != nil || u.Hostname() == "" || !origin.IsLoopback(u.Hostname()) {
+	if u, err := url.Parse("sb://" + ep.Host); err != nil || u.Hostname() == "" || !origin.IsLoopback(u.Hostname()) {
 		return "with UseDevelopmentEmulator=true must have a loopback Endpoint host"
 	}
 	return ""
+}
+
+// ServiceBusAddress is where a Service Bus connection string points: Host is the Endpoint's
+// host[:port] (empty without an Endpoint), and Emulator means plain AMQP without TLS
+// (UseDevelopmentEmulator).
+type ServiceBusAddress struct {
+	Host     string
+	Emulator bool
+}
+
+// ServiceBusEndpoint reads a Service Bus connection string exactly as azservicebus v1.11.0 reads
+// it (internal/conn.ParseConnectionString): parts split on ';', keys compared case-insensitively
+// but not trimmed, the flag parsed by strconv.ParseBool (so "1" and "T" count as true); a reading
+// of our own would let a string pass that the SDK then dials elsewhere, or in clear. Keys with
+// spaces around them (which the SDK ignores) and keys given twice are errors: either is a string
+// that does not say what its author meant. Errors name keys, never values (the string holds the
+// SAS key), and read after "SERVICEBUS_CONNECTION_STRING ".
+func ServiceBusEndpoint(cs string) (ServiceBusAddress, error) {
+	var ep ServiceBusAddress
+	seen := map[string]bool{}
+	for _, part := range strings.Split(cs, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		if k != strings.TrimSpace(k) {
+			return ep, fmt.Errorf("has spaces around the key %q", strings.TrimSpace(k))
+		}
+		if seen[strings.ToLower(k)] {
+			return ep, fmt.Errorf("names the key %q twice", k)
+		}
+		seen[strings.ToLower(k)] = true
+		switch {
+		case strings.EqualFold(k, "Endpoint"):
+			u, err := url.Parse(v)
+			if err != nil {
+				return ep, errors.New("has an Endpoint that is not a URL")
+			}
+			ep.Host = u.Host
+		case strings.EqualFold(k, "UseDevelopmentEmulator"):
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return ep, errors.New("has a UseDevelopmentEmulator that is neither true nor false")
+			}
+			ep.Emulator = b
+		}
+	}
+	return ep, nil
 }
 
 // connectionStringFields splits "Key=Value;…" into lower-cased keys and trimmed values.
