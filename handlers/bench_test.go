@@ -81,7 +81,7 @@ func BenchmarkStartGetSession(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := New(fc, st, nil, Settings{PublicBaseURL: "https://bench.example", DefaultMode: liveness.ModePassiveActive}, nil).Handler()
+	h := New(Deps{Face: fc, Store: st}, Settings{PublicBaseURL: "https://bench.example", DefaultMode: liveness.ModePassiveActive}, nil).Handler()
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()

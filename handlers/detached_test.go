@@ -41,7 +41,7 @@ func (f *hangUpAfterDelete) Delete(ctx context.Context, kind face.Kind, id strin
 func (a *app) serveGone(ctx context.Context, faceClient FaceSessions, st SessionStore, req *http.Request) *httptest.ResponseRecorder {
 	a.t.Helper()
 	opts := a.srv.opts
-	srv := New(faceClient, st, a.srv.events, a.srv.settings, &opts)
+	srv := New(Deps{Face: faceClient, QuickLinks: a.srv.quickLinks, Store: st, Events: a.srv.events}, a.srv.settings, &opts)
 	rec := httptest.NewRecorder()
 	h := a.api.Middleware(a.t, noSecrets(a.t, a.secrets, srv.Handler())) // as newApp's server
 	h.ServeHTTP(rec, req.WithContext(ctx))

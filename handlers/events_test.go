@@ -273,7 +273,7 @@ func TestEventsWithASilentServiceBus(t *testing.T) {
 		_ = pub.Connect(ctx)
 	}()
 	opts := a.srv.opts
-	srv := New(a.face, a.store, pub, a.srv.settings, &opts)
+	srv := New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: a.store, Events: pub}, a.srv.settings, &opts)
 	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, srv.Handler())))
 	t.Cleanup(hs.Close)
 	a.url = hs.URL

@@ -95,5 +95,5 @@ func (a *app) withFaceAnswering(id string, status int, code string) *Server {
 		a.t.Fatalf("face.NewClient: %v", err)
 	}
 	opts := a.srv.opts
-	return New(client, a.store, a.srv.events, a.srv.settings, &opts)
+	return New(Deps{Face: client, QuickLinks: a.srv.quickLinks, Store: a.store, Events: a.srv.events}, a.srv.settings, &opts)
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,10 +18,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/liveness-quicklink/functions/internal/callbackurl"
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/quicklink"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/quicklinkstub"
 	"github.com/liveness-quicklink/functions/internal/store"
 	"github.com/liveness-quicklink/functions/internal/testing/facespec"
 	"github.com/liveness-quicklink/functions/internal/testing/fakeclock"
@@ -38,18 +42,21 @@ type app struct {
 	url    string
 	client *http.Client
 
-	srv    *Server
-	store  *store.Store
-	table  *aztables.Client // the store's table, read behind its back
-	prefix string           // the store's table prefix, for a second store on the same table
-	stub   *facestub.Server
-	face   *face.Client // the handler's Face client, for looking at Face sessions directly
-	clock  *fakeclock.Clock
-	logs   *logsink.Buffer
-	hooks  *faceHooks
-	events *events.Publisher // the handler's: to o.ServiceBus, or the test binary's shared stand-in
+	srv      *Server
+	store    *store.Store
+	table    *aztables.Client // the store's table, read behind its back
+	prefix   string           // the store's table prefix, for a second store on the same table
+	stub     *facestub.Server
+	quick    *quicklinkstub.Server // the quick link stand-in, over stub's sessions
+	quickURL string                // its base URL (QUICKLINK_ENDPOINT)
+	face     *face.Client          // the handler's Face client, for looking at Face sessions directly
+	clock    *fakeclock.Clock
+	logs     *logsink.Buffer
+	hooks    *faceHooks
+	events   *events.Publisher // the handler's: to o.ServiceBus, or the test binary's shared stand-in
 
 	faceKey     string // the Face API key
+	signingKey  []byte // the one CALLBACK_SIGNING_KEYS key
 	functionKey string // what the Functions host would check; the handler must never echo it
 }
 
@@ -76,6 +83,7 @@ func newApp(t *testing.T, o *appOptions) *app {
 		hooks:       &faceHooks{},
 		logs:        &logsink.Buffer{},
 		faceKey:     "face-key-" + randomHex(t, 16),
+		signingKey:  []byte(randomHex(t, 32)),
 		functionKey: "function-key-" + randomHex(t, 16),
 	}
 	t.Cleanup(func() { a.checkLogs(t) }) // registered first, so it runs after every server has stopped
@@ -117,9 +125,26 @@ func newApp(t *testing.T, o *appOptions) *app {
 		t.Fatalf("face.NewClient: %v", err)
 	}
 
+	a.quick = quicklinkstub.New(a.stub, nil)
+	quickSrv := httptest.NewServer(a.quick)
+	t.Cleanup(quickSrv.Close)
+	a.quickURL = quickSrv.URL
+	links, err := quicklink.NewClient(quickSrv.URL, &quicklink.ClientOptions{
+		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 2 * time.Second}},
+	})
+	if err != nil {
+		t.Fatalf("quicklink.NewClient: %v", err)
+	}
+	signer, err := callbackurl.NewSigner([][]byte{a.signingKey})
+	if err != nil {
+		t.Fatalf("callbackurl.NewSigner: %v", err)
+	}
+
 	a.events = newPublisher(t, o.ServiceBus)
-	a.srv = New(a.face, a.store, a.events, Settings{
+	a.srv = New(Deps{Face: a.face, QuickLinks: links, Store: a.store, Events: a.events}, Settings{
 		PublicBaseURL:        "https://liveness.example.net",
+		QuickLinkEndpoint:    quickSrv.URL,
+		Callbacks:            signer,
 		DefaultMode:          liveness.ModePassiveActive,
 		AllowedReturnOrigins: testOrigins(t),
 		DeleteFaceSessions:   !o.KeepFaceSessions,
@@ -215,9 +240,11 @@ func roundTrip(c *http.Client, req *http.Request) (*http.Response, []byte, error
 }
 
 // secrets are the values that must never leave the handler: every Face auth token issued so
-// far, the Face API key and the function key.
+// far, the Face API key, the function key and the callback signing key (in its two spellings).
+// Quick link ids are not among them: IssueLink answers with its link; checkLogs adds them.
 func (a *app) secrets() []string {
-	return append(a.stub.IssuedTokens(), a.faceKey, a.functionKey)
+	return append(a.stub.IssuedTokens(), a.faceKey, a.functionKey, string(a.signingKey),
+		base64.StdEncoding.EncodeToString(a.signingKey))
 }
 
 // checkLogs fails t if a secret reached the handler's log.
@@ -226,7 +253,7 @@ func (a *app) checkLogs(t *testing.T) {
 	if len(logs) == 0 {
 		t.Errorf("the handler logged nothing: the secrets check would prove nothing")
 	}
-	for _, s := range a.secrets() {
+	for _, s := range append(a.secrets(), a.quick.IssuedLinkIDs()...) {
 		if bytes.Contains(logs, []byte(s)) {
 			t.Errorf("the handler's log contains a secret (%.12s…)", s)
 		}

@@ -142,7 +142,7 @@ func TestHealthFaceSignal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := fakeclock.New(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
 			fake := &scriptedFace{}
-			srv := New(fake, nil, nil, Settings{}, &Options{Now: clock.Now, Ready: func(context.Context) error { return tt.ready }})
+			srv := New(Deps{Face: fake}, Settings{}, &Options{Now: clock.Now, Ready: func(context.Context) error { return tt.ready }})
 			for _, err := range tt.calls {
 				fake.err = err
 				_ = srv.face.Delete(t.Context(), face.KindLiveness, "3f1e5a4c-8d2b-4c6e-9a7f-0b1c2d3e4f50")

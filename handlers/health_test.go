@@ -19,7 +19,7 @@ import (
 // readiness answer is cached for healthTTL, so a canceled context must not be what gets cached.
 func TestHealthIgnoresACallerThatLeft(t *testing.T) {
 	probes := 0
-	srv := New(nil, nil, nil, Settings{}, &Options{Ready: func(ctx context.Context) error {
+	srv := New(Deps{}, Settings{}, &Options{Ready: func(ctx context.Context) error {
 		probes++
 		return ctx.Err() // a real probe fails this way when its context is canceled
 	}})
@@ -41,7 +41,7 @@ func TestHealthIgnoresACallerThatLeft(t *testing.T) {
 // answer (cached ones too).
 func TestHealthsRequestLineSaysWhy(t *testing.T) {
 	var logs logsink.Buffer
-	srv := New(nil, nil, nil, Settings{}, &Options{
+	srv := New(Deps{}, Settings{}, &Options{
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Ready:  func(context.Context) error { return errors.New("table down: dial tcp 127.0.0.1:1: connection refused") },
 	})

@@ -80,5 +80,5 @@ func serve(h http.Handler, method, path, body string) *reply {
 // serveOn is a.srv's handler with another store.
 func (a *app) serveOn(st SessionStore) http.Handler {
 	opts := a.srv.opts
-	return New(a.face, st, a.srv.events, a.srv.settings, &opts).Handler()
+	return New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: st, Events: a.srv.events}, a.srv.settings, &opts).Handler()
 }

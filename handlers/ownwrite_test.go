@@ -27,7 +27,7 @@ func (a *app) throughProxy(t *testing.T) *faultproxy.Proxy {
 		t.Fatalf("store.New through the proxy: %v", err)
 	}
 	opts := a.srv.opts
-	srv := New(a.face, st, a.srv.events, a.srv.settings, &opts)
+	srv := New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: st, Events: a.srv.events}, a.srv.settings, &opts)
 	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, srv.Handler())))
 	t.Cleanup(hs.Close)
 	a.url = hs.URL

@@ -110,7 +110,7 @@ func TestReconcileGoesPastOneFailingSession(t *testing.T) {
 	}
 	a.passDue(others[len(others)-1])
 	opts := a.srv.opts
-	srv := New(&failingFace{FaceSessions: a.face, ids: map[string]bool{stuck.SessionID: true}}, a.store, a.srv.events, a.srv.settings, &opts)
+	srv := New(Deps{Face: &failingFace{FaceSessions: a.face, ids: map[string]bool{stuck.SessionID: true}}, QuickLinks: a.srv.quickLinks, Store: a.store, Events: a.srv.events}, a.srv.settings, &opts)
 	res, err := srv.Reconcile(t.Context())
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
@@ -156,7 +156,7 @@ func TestReconcileMovesFailingSessionsOutOfTheWay(t *testing.T) {
 		refused[v.SessionID] = true
 	}
 	opts := a.srv.opts
-	srv := New(&failingFace{FaceSessions: a.face, ids: refused}, a.store, a.srv.events, a.srv.settings, &opts)
+	srv := New(Deps{Face: &failingFace{FaceSessions: a.face, ids: refused}, QuickLinks: a.srv.quickLinks, Store: a.store, Events: a.srv.events}, a.srv.settings, &opts)
 	for range 2 { // the first run stops at the failures; the next finds the others first
 		if _, err := srv.Reconcile(t.Context()); err != nil {
 			t.Fatalf("Reconcile: %v", err)

@@ -20,6 +20,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/sessions", s.returning(checkedInput(s.orStarting(s.startSession))))
 	mux.Handle("GET /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.getSession))))
 	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.cancelSession))))
+	mux.Handle("POST /api/sessions/{sessionId}/link", s.returning(checkedInput(s.orStarting(s.issueLink))))
+	// GET serves HEAD too (net/http's mux): link scanners send HEAD.
+	callback := s.returning(checkedInput(s.orStarting(s.callback)))
+	mux.Handle("GET /api/callback/{sessionId}", callback)
+	mux.Handle("POST /api/callback/{sessionId}", callback)
 	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.orStarting(s.reconcileInvocation)))
 
 	notFound := s.returning(func(http.ResponseWriter, *http.Request) error { return errRouteNotFound })
@@ -32,7 +37,7 @@ func (s *Server) Handler() http.Handler {
 // {"status":"unavailable"}, the timer its invocation envelope, the API problem+json.
 func Starting(log *slog.Logger) http.Handler {
 	notYet := func(context.Context) error { return ErrStarting }
-	s := New(nil, nil, nil, Settings{}, &Options{Logger: log, Ready: notYet})
+	s := New(Deps{}, Settings{}, &Options{Logger: log, Ready: notYet})
 	s.starting = true
 	return s.Handler()
 }

@@ -10,9 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/liveness-quicklink/functions/internal/callbackurl"
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/quicklink"
 )
 
 // FaceSessions is what the handlers need of the Face liveness API.
@@ -54,10 +56,37 @@ type EventPublisher interface {
 
 var _ EventPublisher = (*events.Publisher)(nil)
 
+// QuickLinks is what the handlers need of the quick link service: a session's auth token
+// swapped for the id of its single-use link (POST /api/quicklink).
+type QuickLinks interface {
+	Create(ctx context.Context, authToken string) (quicklink.ID, error)
+}
+
+var _ QuickLinks = (*quicklink.Client)(nil)
+
+// Deps are the Server's dependencies, each behind the narrow interface the handlers use.
+type Deps struct {
+	Face       FaceSessions
+	QuickLinks QuickLinks
+	Store      SessionStore
+	// Events publishes to Service Bus; nil leaves every event unsent in the outbox (and its
+	// announce entry due): for tests and tools that have no Service Bus.
+	Events EventPublisher
+}
+
 // Settings are the configuration values the handlers read.
 type Settings struct {
-	// PublicBaseURL is the app's base URL: the CloudEvents source.
+	// PublicBaseURL is the app's base URL (no trailing slash): the CloudEvents source and the base
+	// of callback URLs.
 	PublicBaseURL string
+	// QuickLinkEndpoint is the quick link service's base URL (QUICKLINK_ENDPOINT, no trailing
+	// slash): links are composed on it.
+	QuickLinkEndpoint string
+	// Callbacks signs callback URLs and verifies them (CALLBACK_SIGNING_KEYS).
+	Callbacks *callbackurl.Signer
+	// AbandonAfter is ABANDON_AFTER_SECONDS: how long after a user returned without a finished
+	// attempt Reconcile records the session abandoned (design §4).
+	AbandonAfter time.Duration
 	DefaultMode   liveness.Mode
 	// AllowedReturnOrigins are normalized origins (see origin.Normalize).
 	AllowedReturnOrigins []string
@@ -84,9 +113,10 @@ type Options struct {
 
 // Server serves every function of the app.
 type Server struct {
-	face     FaceSessions
-	store    SessionStore
-	events   EventPublisher // nil: events stay unsent in the outbox
+	face       FaceSessions
+	quickLinks QuickLinks
+	store      SessionStore
+	events     EventPublisher // nil: events stay unsent in the outbox
 	settings Settings
 	opts     Options
 	log      *slog.Logger
@@ -100,9 +130,8 @@ type Server struct {
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields
 
-// New returns a Server with its dependencies. A nil publisher leaves every event unsent in the
-// outbox (and its announce entry due): for tests and tools that have no Service Bus.
-func New(faceClient FaceSessions, store SessionStore, publisher EventPublisher, settings Settings, opts *Options) *Server {
+// New returns a Server with its dependencies (see Deps for what a nil one means).
+func New(deps Deps, settings Settings, opts *Options) *Server {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -128,9 +157,13 @@ func New(faceClient FaceSessions, store SessionStore, publisher EventPublisher, 
 	if o.ReconcileBatch <= 0 {
 		o.ReconcileBatch = 100
 	}
-	s := &Server{face: faceClient, store: store, events: publisher, settings: settings, opts: o, log: o.Logger}
-	if faceClient != nil {
-		s.faceWatch = &faceWatch{next: faceClient, now: o.Now}
+	if settings.AbandonAfter <= 0 {
+		settings.AbandonAfter = 120 * time.Second
+	}
+	s := &Server{face: deps.Face, quickLinks: deps.QuickLinks, store: deps.Store, events: deps.Events,
+		settings: settings, opts: o, log: o.Logger}
+	if deps.Face != nil {
+		s.faceWatch = &faceWatch{next: deps.Face, now: o.Now}
 		s.face = s.faceWatch
 	}
 	return s

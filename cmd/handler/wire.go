@@ -14,10 +14,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/liveness-quicklink/functions/handlers"
+	"github.com/liveness-quicklink/functions/internal/callbackurl"
 	"github.com/liveness-quicklink/functions/internal/config"
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/origin"
+	"github.com/liveness-quicklink/functions/internal/quicklink"
 	"github.com/liveness-quicklink/functions/internal/store"
 )
 
@@ -41,6 +43,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (h http.Ha
 	if err != nil {
 		return nil, nil, fmt.Errorf("face client: %w", err)
 	}
+	links, err := quicklink.NewClient(cfg.QuickLinkEndpoint, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("quick link client: %w", err)
+	}
+	signer, err := callbackurl.NewSigner(cfg.CallbackSigningKeys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("callback signer: %w", err)
+	}
 	tables, err := tablesClient(cfg, cred)
 	if err != nil {
 		return nil, nil, err
@@ -57,8 +67,11 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (h http.Ha
 		return nil, nil, err
 	}
 	go connectPublisher(ctx, pub, cfg.ServiceBusEntity, log)
-	srv := handlers.New(faceClient, st, pub, handlers.Settings{
+	srv := handlers.New(handlers.Deps{Face: faceClient, QuickLinks: links, Store: st, Events: pub}, handlers.Settings{
 		PublicBaseURL:        cfg.PublicBaseURL.String(),
+		QuickLinkEndpoint:    cfg.QuickLinkEndpoint,
+		Callbacks:            signer,
+		AbandonAfter:         cfg.AbandonAfter,
 		DefaultMode:          cfg.DefaultMode,
 		AllowedReturnOrigins: cfg.ReturnURLAllowedOrigins,
 		DeleteFaceSessions:   cfg.DeleteFaceSessions,

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/origin"
@@ -43,7 +44,10 @@ type Config struct {
 	DefaultMode        liveness.Mode
 	ReconcileSchedule  string
 	DeleteFaceSessions bool
-	LogLevel           slog.Level
+	// AbandonAfter is ABANDON_AFTER_SECONDS (default 120, 1 to 86400): how long after a user
+	// returned without a finished attempt the session is recorded abandoned (design §4).
+	AbandonAfter time.Duration
+	LogLevel     slog.Level
 }
 
 // Error lists every missing or malformed setting. It never contains a setting's value.
@@ -122,6 +126,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		r.bad("RECONCILE_SCHEDULE must be an NCRONTAB expression of six fields")
 	}
 	c.DeleteFaceSessions = r.bool("DELETE_FACE_SESSIONS", true)
+	c.AbandonAfter = time.Duration(r.int("ABANDON_AFTER_SECONDS", 120, 1, 86400)) * time.Second
 	c.LogLevel = r.logLevel("LOG_LEVEL")
 
 	if len(r.problems) > 0 {
@@ -348,6 +353,20 @@ func (r *reader) bool(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// int reads a whole number in [lo, hi]; def when unset.
+func (r *reader) int(name string, def, lo, hi int) int {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.bad("%s must be a whole number from %d to %d", name, lo, hi)
+		return def
+	}
+	return n
 }
 
 func (r *reader) logLevel(name string) slog.Level {
