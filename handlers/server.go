@@ -87,7 +87,7 @@ type Settings struct {
 	// AbandonAfter is ABANDON_AFTER_SECONDS: how long after a user returned without a finished
 	// attempt Reconcile records the session abandoned (design §4).
 	AbandonAfter time.Duration
-	DefaultMode   liveness.Mode
+	DefaultMode  liveness.Mode
 	// AllowedReturnOrigins are normalized origins (see origin.Normalize).
 	AllowedReturnOrigins []string
 	DeleteFaceSessions   bool
@@ -117,9 +117,9 @@ type Server struct {
 	quickLinks QuickLinks
 	store      SessionStore
 	events     EventPublisher // nil: events stay unsent in the outbox
-	settings Settings
-	opts     Options
-	log      *slog.Logger
+	settings   Settings
+	opts       Options
+	log        *slog.Logger
 
 	readiness readiness
 	starting  bool // a placeholder that answers ErrStarting (see Starting)
