@@ -86,20 +86,30 @@ func WaitLocation(tab context.Context, prefix string) (string, error) {
 // WaitText waits until the text of sel is want (pages that poll update it) and returns the
 // last text seen when it does not within limit.
 func WaitText(tab context.Context, sel, want string, limit time.Duration) (string, error) {
+	return waitText(tab, sel, "is", want, func(txt string) bool { return txt == want }, limit)
+}
+
+// WaitTextContains is WaitText for a text that contains want.
+func WaitTextContains(tab context.Context, sel, want string, limit time.Duration) (string, error) {
+	return waitText(tab, sel, "contains", want, func(txt string) bool { return strings.Contains(txt, want) }, limit)
+}
+
+func waitText(tab context.Context, sel, verb, want string, match func(string) bool, limit time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(tab, limit)
 	defer cancel()
 	var last string
 	for {
+		// AtLeast(0): an element not there yet (a page about to reload) is read again, not awaited.
 		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.AtLeast(0)))
 		if err == nil {
 			last = strings.TrimSpace(txt)
-			if last == want {
+			if match(last) {
 				return last, nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("%s shows %q, want %q (waited %v)", sel, last, want, limit)
+			return last, fmt.Errorf("%s shows %q, want one that %s %q (waited %v)", sel, last, verb, want, limit)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
