@@ -1,7 +1,10 @@
 // Package quicklinkstub is a local stand-in for the Face liveness quick link service
 // (liveness.face.azure.com; shared/docs/reference/face-liveness-api.md §8 and §11). It serves
 // beside the Face stand-in and reads and writes that stand-in's sessions: POST /api/quicklink
-// swaps a live session auth token, once, for a single-use link id.
+// swaps a live session auth token, once, for a single-use link id; GET /?s=<id>&callbackUrl=<url>
+// is the capture page, whose buttons POST /capture/{s} to record an attempt in the Face session
+// and return the browser to callbackUrl. How it returns is a switch (Settings), because the real
+// service's callback is undocumented. Controls for tests live under /_quicklink/.
 package quicklinkstub
 
 import (
@@ -24,6 +27,9 @@ type Options struct {
 	Now    func() time.Time
 	Rand   io.Reader // the source of link ids
 	Logger *slog.Logger
+	// Settings are the return switches at start; the zero value returns by GET redirect without
+	// appended parameters.
+	Settings Settings
 }
 
 // Server serves the quick link routes. It is safe for concurrent use.
@@ -32,16 +38,21 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu     sync.Mutex
-	links  map[string]*link // by link id (the s value)
-	byTok  map[string]bool  // auth tokens already swapped for a link
-	issued []string         // every link id, oldest first
+	mu       sync.Mutex
+	links    map[string]*link // by link id (the s value)
+	byTok    map[string]bool  // auth tokens already swapped for a link
+	issued   []string         // every link id, oldest first
+	settings Settings
 }
 
 // link is one single-use quick link.
 type link struct {
 	sessionID string
-	used      bool
+	kind      string // facestub.KindLiveness or KindLivenessWithVerify
+	// callbackURL is the callbackUrl the link was first opened with ("" until then): the only place
+	// a capture returns the browser to, whatever a later request carries.
+	callbackURL string
+	used        bool
 }
 
 // New returns a quick link stand-in over face's sessions.
@@ -59,13 +70,24 @@ func New(face *facestub.Server, opts *Options) *Server {
 	if s.opts.Logger == nil {
 		s.opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.settings = s.opts.Settings.withDefaults()
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /api/quicklink", s.create)
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.mux.HandleFunc("POST /capture/{s}", s.capture)
+	s.controlRoutes()
 	return s
 }
 
-// ServeHTTP serves POST /api/quicklink.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves POST /api/quicklink, the capture page and form, and the /_quicklink/ controls.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	// r.Pattern, never the path or query: they hold link ids and callback signatures.
+	s.opts.Logger.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+		"duration", time.Since(start))
+}
 
 // IssuedLinkIDs returns every link id (s value) issued so far, oldest first: tests look for them
 // where they must never appear.
@@ -84,7 +106,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized", "A Bearer session auth token is required.")
 		return
 	}
-	sessionID, _, live := s.face.SessionByToken(token)
+	sessionID, kind, live := s.face.SessionByToken(token)
 	if !live {
 		writeError(w, http.StatusUnauthorized, "InvalidToken", "The session auth token is unknown or expired.")
 		return
@@ -101,15 +123,33 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.byTok[token] = true
-	s.links[id.String()] = &link{sessionID: sessionID}
+	s.links[id.String()] = &link{sessionID: sessionID, kind: kind}
 	s.issued = append(s.issued, id.String())
 	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"url": "/?s=" + id.String()})
+	writeJSON(w, map[string]string{"url": "/?s=" + id.String()})
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
