@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/liveness-quicklink/functions/internal/standin/accesslog"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 )
 
@@ -34,9 +35,10 @@ type Options struct {
 
 // Server serves the quick link routes. It is safe for concurrent use.
 type Server struct {
-	face *facestub.Server
-	opts Options
-	mux  *http.ServeMux
+	face    *facestub.Server
+	opts    Options
+	mux     *http.ServeMux
+	handler http.Handler // mux behind the access log
 
 	mu       sync.Mutex
 	links    map[string]*link // by link id (the s value)
@@ -76,18 +78,12 @@ func New(face *facestub.Server, opts *Options) *Server {
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("POST /capture/{s}", s.capture)
 	s.controlRoutes()
+	s.handler = accesslog.Handler(s.opts.Logger, s.mux)
 	return s
 }
 
 // ServeHTTP serves POST /api/quicklink, the capture page and form, and the /_quicklink/ controls.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	s.mux.ServeHTTP(sw, r)
-	// r.Pattern, never the path or query: they hold link ids and callback signatures.
-	s.opts.Logger.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
-		"duration", time.Since(start))
-}
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // IssuedLinkIDs returns every link id (s value) issued so far, oldest first: tests look for them
 // where they must never appear.
@@ -133,23 +129,4 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
 }
