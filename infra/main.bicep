@@ -59,6 +59,11 @@ param livenessDefaultMode string = 'PassiveActive'
 @description('DELETE_FACE_SESSIONS: delete the Face session once its outcome is recorded.')
 param deleteFaceSessions bool = true
 
+@description('ABANDON_AFTER_SECONDS: how long after a user returned without a finished attempt the session is recorded abandoned.')
+@minValue(1)
+@maxValue(86400)
+param abandonAfterSeconds int = 120
+
 @allowed([
   'debug'
   'info'
@@ -203,6 +208,7 @@ module app 'modules/functionapp.bicep' = {
     reconcileSchedule: reconcileSchedule
     livenessDefaultMode: livenessDefaultMode
     deleteFaceSessions: deleteFaceSessions
+    abandonAfterSeconds: abandonAfterSeconds
     logLevel: logLevel
   }
 }

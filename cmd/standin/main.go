@@ -1,6 +1,9 @@
-// Command standin serves the stand-ins of Azure services that are Go code (the Face v1.2 liveness
-// stand-in, internal/standin/facestub, today; the quick link stand-in next) for local runs and for
-// tests in other processes. It prints "LISTENING <host:port>" on stdout once it accepts connections.
+// Command standin serves the stand-ins of Azure services that are Go code, on one listener, for
+// local runs and for tests in other processes: the Face v1.2 liveness stand-in
+// (internal/standin/facestub) under /face/ with its controls under /_stub/, and the quick link
+// stand-in (internal/standin/quicklinkstub: /api/quicklink, the capture page at /, /capture/,
+// controls under /_quicklink/) on every other path, so QUICKLINK_ENDPOINT is the same base URL as
+// FACE_ENDPOINT. It prints "LISTENING <host:port>" on stdout once it accepts connections.
 package main
 
 import (
@@ -14,10 +17,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/quicklinkstub"
 )
 
 func main() {
@@ -35,8 +40,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	addr := fs.String("addr", envOr("FACESTUB_ADDR", "127.0.0.1:0"), "listen address (env FACESTUB_ADDR)")
 	apiKey := fs.String("api-key", os.Getenv("FACESTUB_API_KEY"),
 		"the only Ocp-Apim-Subscription-Key accepted; empty accepts any (env FACESTUB_API_KEY)")
+	returnMode := fs.String("quicklink-return", envOr("QUICKLINK_RETURN", string(quicklinkstub.ReturnGet)),
+		"how a capture returns the browser to callbackUrl: get (303 redirect) or post (auto-submitted form) (env QUICKLINK_RETURN)")
+	appendDefault, err := envBool("QUICKLINK_APPEND_PARAMS")
+	if err != nil {
+		return err
+	}
+	appendParams := fs.Bool("quicklink-append-params", appendDefault,
+		"add sessionId, result and timestamp to the return to callbackUrl (env QUICKLINK_APPEND_PARAMS=true|false)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	mode, err := quicklinkstub.ParseReturnMode(*returnMode)
+	if err != nil {
+		return fmt.Errorf("-quicklink-return: %w", err)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -44,11 +61,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return fmt.Errorf("listen: %w", err)
 	}
 	stub := facestub.New(&facestub.Options{APIKey: *apiKey, Logger: log})
-	srv := &http.Server{Handler: stub, ReadHeaderTimeout: 10 * time.Second}
+	quick := quicklinkstub.New(stub, &quicklinkstub.Options{Logger: log,
+		Settings: quicklinkstub.Settings{ReturnMode: mode, AppendParams: *appendParams}})
+	mux := http.NewServeMux()
+	mux.Handle("/face/", stub)
+	mux.Handle("/_stub/", stub)
+	mux.Handle("/", quick)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "LISTENING %s\n", ln.Addr())
-	log.Info("standin listening", "addr", ln.Addr().String(), "apiKeyRequired", *apiKey != "")
+	log.Info("standin listening", "addr", ln.Addr().String(), "apiKeyRequired", *apiKey != "",
+		"quicklinkReturn", string(mode), "quicklinkAppendParams", *appendParams)
 
 	select {
 	case err := <-served:
@@ -70,4 +94,17 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// envBool reads a true|false variable; unset or empty is false.
+func envBool(name string) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q is not true or false", name, v)
+	}
+	return b, nil
 }

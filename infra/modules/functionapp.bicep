@@ -46,6 +46,7 @@ param serviceBusEntity string
 param reconcileSchedule string
 param livenessDefaultMode string
 param deleteFaceSessions bool
+param abandonAfterSeconds int
 param logLevel string
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -153,6 +154,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     RECONCILE_SCHEDULE: reconcileSchedule
     LIVENESS_DEFAULT_MODE: livenessDefaultMode
     DELETE_FACE_SESSIONS: deleteFaceSessions ? 'true' : 'false'
+    ABANDON_AFTER_SECONDS: '${abandonAfterSeconds}'
     LOG_LEVEL: logLevel
   }
 }

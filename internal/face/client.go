@@ -87,6 +87,7 @@ func NewClient(endpoint string, cred azcore.TokenCredential, opts *ClientOptions
 	co.Retry = upstream.RetryOptions(co.Retry, o.TryTimeout)
 	// Bodies carry the session auth token and the verify image; headers may carry the key.
 	co.Logging = upstream.LogOptions(co.Logging, headerAPIKey)
+	co.Transport = upstream.NoRedirects(co.Transport)
 
 	pl := runtime.NewPipeline("face", "v0.1.0", runtime.PipelineOptions{
 		// Safe correlation headers, so a support case can quote them from the log.

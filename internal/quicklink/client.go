@@ -72,6 +72,7 @@ func NewClient(endpoint string, opts *ClientOptions) (*Client, error) {
 	co := o.ClientOptions
 	co.Retry = upstream.RetryOptions(co.Retry, o.TryTimeout)
 	co.Logging = upstream.LogOptions(co.Logging) // a 200 answer holds the link's secret
+	co.Transport = upstream.NoRedirects(co.Transport)
 	pl := runtime.NewPipeline("quicklink", "v0.1.0", runtime.PipelineOptions{}, &co)
 
 	total := o.TotalTimeout

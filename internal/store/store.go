@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/upstream"
 )
 
 const tableBaseName = "sessions"
@@ -129,6 +130,8 @@ func clientOptions() *aztables.ClientOptions {
 			},
 		},
 		Telemetry: policy.TelemetryOptions{ApplicationID: "liveness-quicklink"},
+		// A followed redirect would resend the request's signature or token (see upstream.NoRedirects).
+		Transport: upstream.NoRedirects(nil),
 	}}
 }
 

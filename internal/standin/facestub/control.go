@@ -72,6 +72,7 @@ func (s *Server) SessionByToken(token string) (id string, kind string, ok bool) 
 // controlRoutes serves the Go controls over HTTP, for a dev runner or a stand-in in another process.
 // They need no credentials and see no faults.
 func (s *Server) controlRoutes() {
+	s.issuedRoutes()
 	s.mux.HandleFunc("POST /_stub/sessions/{sessionId}/attempts", func(w http.ResponseWriter, r *http.Request) {
 		var a Attempt
 		if err := decodeStrict(r, &a); err != nil {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/liveness-quicklink/functions/internal/standin/accesslog"
 )
 
 // Options configures a Server. The zero value accepts any credential.
@@ -32,7 +34,8 @@ type Options struct {
 type Server struct {
 	opts      Options
 	mux       *http.ServeMux
-	image     []byte // what every session image is
+	handler   http.Handler // mux behind the access log
+	image     []byte       // what every session image is
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -69,6 +72,7 @@ func New(opts *Options) *Server {
 		s.opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.routes()
+	s.handler = accesslog.Handler(s.opts.Logger, s.mux)
 	return s
 }
 
@@ -92,43 +96,9 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP serves the Face routes under /face/v1.2 and the controls under /_stub/.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		// r.Pattern, not the path: paths of the control routes hold auth tokens.
-		attrs := []any{"method", r.Method, "route", r.Pattern, "status", sw.status, "duration", time.Since(start)}
-		if v := recover(); v != nil {
-			s.opts.Logger.Info("request aborted", attrs...)
-			panic(v)
-		}
-		s.opts.Logger.Info("request", attrs...)
-	}()
-	s.mux.ServeHTTP(sw, r)
-}
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Close releases requests held by Latency or Hang faults, without a response. It does not stop serving.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closed) })
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
