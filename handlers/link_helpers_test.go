@@ -68,25 +68,22 @@ func (a *app) link(id string, body []byte) *reply {
 }
 
 // linkOf decodes a Link body, rejecting fields linkView does not have.
-func (r *reply) linkOf(t *testing.T) linkView {
-	t.Helper()
-	var v linkView
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decoding link %s: %v", r.body, err)
-	}
-	return v
-}
+func (r *reply) linkOf(t *testing.T) linkView { t.Helper(); return strictJSON[linkView](t, r.body) }
 
 // startedOf decodes a StartSession answer with its link.
 func (r *reply) startedOf(t *testing.T) startedView {
 	t.Helper()
-	var v startedView
-	dec := json.NewDecoder(bytes.NewReader(r.body))
+	return strictJSON[startedView](t, r.body)
+}
+
+// strictJSON decodes body as a T, rejecting fields T does not have.
+func strictJSON[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decoding session %s: %v", r.body, err)
+		t.Fatalf("decoding %T from %.300s: %v", v, body, err)
 	}
 	return v
 }

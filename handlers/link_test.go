@@ -136,36 +136,38 @@ func decodeQR(t *testing.T, raw []byte) string {
 
 func TestIssueLinkQRCodes(t *testing.T) {
 	a, _ := newLinkApp(t)
-	t.Run("svg", func(t *testing.T) {
-		a := a.on(t)
-		sess := a.start(`{}`)
-		r := a.link(sess.SessionID, []byte(`{"qr":"svg"}`))
-		if r.status != http.StatusCreated {
-			t.Fatalf("IssueLink = %d %s, want 201", r.status, r.body)
-		}
-		link := r.linkOf(t)
-		a.checkLink(t, sess, link)
-		if !strings.HasPrefix(link.QRSVG, "<svg ") || !strings.HasSuffix(link.QRSVG, "</svg>") || link.QRPNG != "" {
-			t.Errorf("qrSvg %.60q… qrPng %d bytes, want an SVG document and no PNG", link.QRSVG, len(link.QRPNG))
-		}
-	})
-	t.Run("png", func(t *testing.T) {
-		a := a.on(t)
-		sess := a.start(`{}`)
-		r := a.link(sess.SessionID, []byte(`{"qr":"png"}`))
-		if r.status != http.StatusCreated {
-			t.Fatalf("IssueLink = %d %s, want 201", r.status, r.body)
-		}
-		link := r.linkOf(t)
-		a.checkLink(t, sess, link)
-		raw, err := base64.StdEncoding.Strict().DecodeString(link.QRPNG)
-		if err != nil || link.QRSVG != "" {
-			t.Fatalf("qrPng is not standard base64 (%v), or an SVG came too", err)
-		}
-		if got := decodeQR(t, raw); got != link.URL {
-			t.Errorf("the QR code reads %q, want the link", got)
-		}
-	})
+	tests := []struct {
+		qr    string
+		check func(t *testing.T, link linkView)
+	}{
+		{"svg", func(t *testing.T, link linkView) {
+			if !strings.HasPrefix(link.QRSVG, "<svg ") || !strings.HasSuffix(link.QRSVG, "</svg>") || link.QRPNG != "" {
+				t.Errorf("qrSvg %.60q… qrPng %d bytes, want an SVG document and no PNG", link.QRSVG, len(link.QRPNG))
+			}
+		}},
+		{"png", func(t *testing.T, link linkView) {
+			raw, err := base64.StdEncoding.Strict().DecodeString(link.QRPNG)
+			if err != nil || link.QRSVG != "" {
+				t.Fatalf("qrPng is not standard base64 (%v), or an SVG came too", err)
+			}
+			if got := decodeQR(t, raw); got != link.URL {
+				t.Errorf("the QR code reads %q, want the link", got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.qr, func(t *testing.T) {
+			a := a.on(t)
+			sess := a.start(`{}`)
+			r := a.link(sess.SessionID, []byte(`{"qr":"`+tt.qr+`"}`))
+			if r.status != http.StatusCreated {
+				t.Fatalf("IssueLink = %d %s, want 201", r.status, r.body)
+			}
+			link := r.linkOf(t)
+			a.checkLink(t, sess, link)
+			tt.check(t, link)
+		})
+	}
 }
 
 func TestIssueLinkRefusals(t *testing.T) {
