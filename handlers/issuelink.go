@@ -117,8 +117,8 @@ func (s *Server) issue(ctx context.Context, sess *liveness.Session, qr qrFormat)
 	if err != nil {
 		// A token the service refuses was most likely swapped by a request on another instance:
 		// if that one is recorded by now, say so rather than 503.
-		if now, rerr := s.store.GetSession(ctx, sess.ID); rerr == nil {
-			if _, derr := now.IssueLink(s.now()); errors.Is(derr, liveness.ErrLinkAlreadyIssued) || errors.Is(derr, liveness.ErrSessionFinalized) {
+		if stored, rerr := s.store.GetSession(ctx, sess.ID); rerr == nil {
+			if _, derr := stored.IssueLink(s.now()); errors.Is(derr, liveness.ErrLinkAlreadyIssued) || errors.Is(derr, liveness.ErrSessionFinalized) {
 				return nil, fmt.Errorf("issue a link: %w (the quick link call failed: %v)", derr, err)
 			}
 		}
