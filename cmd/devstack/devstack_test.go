@@ -133,7 +133,7 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 	}
 }
 
-type testPorts struct{ app, face, tables, blob, queue, sb, sbHTTP int }
+type testPorts struct{ app, face, tables, blob, queue, sb, sbHTTP, demo int }
 
 // runArgs are the port flags of `make run`; args adds `make func-start`'s.
 func (p testPorts) runArgs() []string {
@@ -146,15 +146,16 @@ func (p testPorts) args() []string {
 }
 
 func freePorts(t *testing.T) testPorts {
-	return testPorts{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	return testPorts{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
 }
 
-// buildAll builds the handler, events-tail, devstack and the fake `func` into a temporary folder.
+// buildAll builds the handler, events-tail, the demo, devstack and the fake `func` into a
+// temporary folder.
 func buildAll(t *testing.T) string {
 	t.Helper()
 	root := testenv.RepoRoot(t)
 	bin := t.TempDir()
-	for pkg, out := range map[string]string{"./cmd/handler": "handler", "./cmd/events-tail": "events-tail", "./cmd/devstack": "devstack", "./cmd/devstack/testdata/fakefunc": "fakefunc"} {
+	for pkg, out := range map[string]string{"./cmd/handler": "handler", "./cmd/events-tail": "events-tail", "./cmd/demo": "demo", "./cmd/devstack": "devstack", "./cmd/devstack/testdata/fakefunc": "fakefunc"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(bin, out), pkg)
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build`: pack stages static handlers only
