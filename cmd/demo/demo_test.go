@@ -322,7 +322,7 @@ func TestReturnPageShowsEveryFinalOutcome(t *testing.T) {
 	}{
 		{"completed", map[string]any{"decision": "spoofface", "attemptCount": 1}, &no, "Decision: spoofface Passed: false"},
 		{"failed", map[string]any{"attemptCount": 1, "failure": map[string]any{"code": "FaceWithMaskDetected"}}, &no, "Passed: false The attempt failed: FaceWithMaskDetected"},
-		{"abandoned", nil, nil, "No attempt finished."},
+		{"abandoned", nil, &no, "Passed: false No attempt finished."},
 	} {
 		t.Run(c.status, func(t *testing.T) {
 			td := newTestDemo(t, "")
