@@ -36,17 +36,9 @@ type testDemo struct {
 
 func newTestDemo(t *testing.T, key string) *testDemo {
 	t.Helper()
-	td := &testDemo{t: t, api: newFakeAPI(t), logs: &logsink.Buffer{},
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	d := &demo{
-		api:       &apiClient{base: td.api.url, functionKey: key, http: &http.Client{Timeout: 5 * time.Second}},
-		publicURL: testPublicURL,
-		links:     newLinkStore(time.Now),
-		log:       slog.New(slog.NewJSONHandler(td.logs, nil)),
-	}
-	srv := httptest.NewServer(d.handler())
-	t.Cleanup(srv.Close)
-	td.url = srv.URL
+	api := newFakeAPI(t)
+	td := serveDemo(t, api.url, key)
+	td.api = api
 	// Whatever a test did, no log line may hold the key, the link or its s value.
 	t.Cleanup(func() {
 		for _, secret := range []string{testKey, fakeLinkURL, fakeLinkID, "secret-signature"} {
@@ -55,6 +47,23 @@ func newTestDemo(t *testing.T, key string) *testDemo {
 			}
 		}
 	})
+	return td
+}
+
+// serveDemo serves the demo's handler in front of the API at apiURL, with the function key key.
+func serveDemo(t *testing.T, apiURL, key string) *testDemo {
+	t.Helper()
+	td := &testDemo{t: t, logs: &logsink.Buffer{},
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	d := &demo{
+		api:       &apiClient{base: apiURL, functionKey: key, http: &http.Client{Timeout: 20 * time.Second}},
+		publicURL: testPublicURL,
+		links:     newLinkStore(time.Now),
+		log:       slog.New(slog.NewJSONHandler(td.logs, nil)),
+	}
+	srv := httptest.NewServer(d.handler())
+	t.Cleanup(srv.Close)
+	td.url = srv.URL
 	return td
 }
 
@@ -399,14 +408,9 @@ func TestAPIErrorsBecomeAClearPage(t *testing.T) {
 		})
 	}
 	t.Run("unreachable", func(t *testing.T) {
-		td := newTestDemo(t, testKey)
 		dead := httptest.NewServer(http.NotFoundHandler())
 		dead.Close()
-		d := &demo{api: &apiClient{base: dead.URL, http: &http.Client{Timeout: time.Second}}, publicURL: testPublicURL,
-			links: newLinkStore(time.Now), log: slog.New(slog.NewJSONHandler(td.logs, nil))}
-		srv := httptest.NewServer(d.handler())
-		defer srv.Close()
-		td.url = srv.URL
+		td := serveDemo(t, dead.URL, testKey)
 		p := td.send(http.MethodPost, "/start", nil)
 		if p.status != http.StatusBadGateway || !strings.Contains(p.text("error"), "could not be reached") {
 			t.Errorf("POST /start with the API down = %d %q, want 502 and that it could not be reached", p.status, p.text("error"))

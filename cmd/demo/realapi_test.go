@@ -95,18 +95,7 @@ func randomHex(t *testing.T, n int) string {
 func newRealDemo(t *testing.T) (*testDemo, string) {
 	t.Helper()
 	api := realAPI(t)
-	td := &testDemo{t: t, logs: &logsink.Buffer{},
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	d := &demo{
-		api:       &apiClient{base: api, functionKey: testKey, http: &http.Client{Timeout: 20 * time.Second}},
-		publicURL: testPublicURL,
-		links:     newLinkStore(time.Now),
-		log:       slog.New(slog.NewJSONHandler(td.logs, nil)),
-	}
-	srv := httptest.NewServer(d.handler())
-	t.Cleanup(srv.Close)
-	td.url = srv.URL
-	return td, api
+	return serveDemo(t, api, testKey), api
 }
 
 // callAPI calls the real API directly, as another client of it would, and returns the session.
