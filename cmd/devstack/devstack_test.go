@@ -116,6 +116,7 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 		"AzureWebJobsStorage":          {fmt.Sprintf("BlobEndpoint=http://127.0.0.1:%d/", p.blob), fmt.Sprintf("QueueEndpoint=http://127.0.0.1:%d/", p.queue), fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
 		"TABLES_CONNECTION_STRING":     {fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
 		"FACE_ENDPOINT":                {fmt.Sprintf("http://127.0.0.1:%d", p.face)},
+		"QUICKLINK_ENDPOINT":           {fmt.Sprintf("http://127.0.0.1:%d", p.face)},
 		"PUBLIC_BASE_URL":              {fmt.Sprintf("http://localhost:%d", p.app)},
 		"SERVICEBUS_CONNECTION_STRING": {fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;", p.sb), "UseDevelopmentEmulator=true"},
 		"SERVICEBUS_ENTITY":            {"liveness-events"},
@@ -126,6 +127,7 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 			}
 		}
 	}
+	checkRandomKey(t, v["CALLBACK_SIGNING_KEYS"])
 	for name, port := range map[string]int{"blob": p.blob, "queue": p.queue, "tables": p.tables, "face": p.face, "Service Bus": p.sb} {
 		if !listening(port) {
 			t.Errorf("the %s stand-in does not listen on %d", name, port)
