@@ -258,6 +258,23 @@ func TestSessionPageNeverInlinesTheAPIsMarkup(t *testing.T) {
 	}
 }
 
+// A link that is not an http(s) URL is never put on the page.
+func TestSessionPageShowsOnlyAWebLink(t *testing.T) {
+	for _, link := range []string{"javascript:alert(1)", "data:text/html,x", "/relative?s=1", ""} {
+		t.Run(link, func(t *testing.T) {
+			td := newTestDemo(t, "")
+			td.api.linkURL = link
+			p := td.get(td.start())
+			if p.byID("link") != nil || p.byID("qr") != nil {
+				t.Errorf("link %q reached the page:\n%s", link, p.body)
+			}
+			if got := p.text("status"); got != "linkIssued" {
+				t.Errorf("#status = %q, want linkIssued", got)
+			}
+		})
+	}
+}
+
 func TestStatusEndpointReadsGetSession(t *testing.T) {
 	td := newTestDemo(t, testKey)
 	td.start()

@@ -23,6 +23,7 @@ type fakeAPI struct {
 	requests []apiRequest
 	sessions map[string]map[string]any // GetSession answers by id
 	qrSvg    string
+	linkURL  string
 	failWith *fakeFailure // when set, every call answers this
 }
 
@@ -46,7 +47,7 @@ const (
 )
 
 func newFakeAPI(t *testing.T) *fakeAPI {
-	f := &fakeAPI{t: t, sessions: map[string]map[string]any{}, qrSvg: fakeSvg}
+	f := &fakeAPI{t: t, sessions: map[string]map[string]any{}, qrSvg: fakeSvg, linkURL: fakeLinkURL}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -78,7 +79,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 			"createdAt": now.Format(time.RFC3339), "expiresAt": expires, "linkIssuedAt": now.Format(time.RFC3339)}
 		f.mu.Lock()
 		f.sessions[fakeID] = s
-		answer := map[string]any{"link": map[string]any{"url": fakeLinkURL, "expiresAt": expires, "qrSvg": f.qrSvg}}
+		answer := map[string]any{"link": map[string]any{"url": f.linkURL, "expiresAt": expires, "qrSvg": f.qrSvg}}
 		f.mu.Unlock()
 		for k, v := range s {
 			answer[k] = v
