@@ -5,6 +5,8 @@ NODE    ?= node
 BIN     := bin/handler
 # The events consumer `make run` starts (cmd/events-tail; the README's downstream example).
 TAIL    := bin/events-tail
+# The demo app `make run` starts (cmd/demo): "your app", the returnUrl of its sessions.
+DEMO    := bin/demo
 DIST    := dist
 # The app staged for Core Tools (`make func-start`), with the handler built for this machine.
 FUNC    := bin/func
@@ -17,6 +19,7 @@ BLOB_PORT   ?= 10000
 QUEUE_PORT  ?= 10001
 SERVICEBUS_PORT      ?= 5672
 SERVICEBUS_HTTP_PORT ?= 5300
+DEMO_PORT   ?= 8080
 PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) \
 	-servicebus-port $(SERVICEBUS_PORT) -servicebus-http-port $(SERVICEBUS_HTTP_PORT)
 # How often `make run` plays the Reconcile timer (under Core Tools the host runs it).
@@ -35,12 +38,14 @@ node_modules/.package-lock.json: package-lock.json package.json
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/handler
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(TAIL) ./cmd/events-tail
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(DEMO) ./cmd/demo
 
 # devstack runs as its own binary (not under `go run`) so Ctrl-C reaches it directly and it stops
 # every child it started.
 run: deps build
 	$(GO) build -o bin/devstack ./cmd/devstack
-	./bin/devstack -handler $(BIN) -events-tail $(TAIL) $(PORTS) -reconcile-every $(RECONCILE_EVERY)
+	./bin/devstack -handler $(BIN) -events-tail $(TAIL) $(PORTS) -reconcile-every $(RECONCILE_EVERY) \
+		-demo $(DEMO) -demo-port $(DEMO_PORT)
 
 # The app folder as the Functions host wants it (host.json and the function folders side by
 # side, the handler beside them), for Core Tools on this machine.

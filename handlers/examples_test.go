@@ -12,6 +12,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
@@ -39,7 +40,8 @@ func TestOpenAPIRequestExamplesAreAccepted(t *testing.T) {
 	}
 	slices.SortStableFunc(reqs, func(x, y exampleRequest) int { return boolInt(x.method == "DELETE") - boolInt(y.method == "DELETE") })
 	for _, r := range reqs {
-		if id, ok := strings.CutPrefix(r.path, "/api/sessions/"); ok {
+		if rest, ok := strings.CutPrefix(r.path, "/api/sessions/"); ok {
+			id, _, _ := strings.Cut(rest, "/") // IssueLink's path goes on with /link
 			a.ensureSession(id)
 		}
 	}
@@ -116,11 +118,17 @@ func (a *app) ensureSession(id string) {
 	if _, err := a.store.GetSession(a.t.Context(), id); err == nil {
 		return
 	}
+	// A live Face token (of another Face session: the example's id is fixed) lets IssueLink's
+	// example swap it at the quick link stand-in.
+	fs, err := a.face.Create(a.t.Context(), face.KindLiveness, face.CreateRequest{Mode: "PassiveActive", DeviceCorrelationID: "device-example", AuthTokenTTLSeconds: 600})
+	if err != nil {
+		a.t.Fatalf("creating a Face session for example %s: %v", id, err)
+	}
 	now := a.clock.Now().UTC()
-	err := a.store.CreateSession(a.t.Context(), &liveness.Session{
+	err = a.store.CreateSession(a.t.Context(), &liveness.Session{
 		ID: id, Kind: liveness.KindLiveness, Mode: liveness.ModePassiveActive, Status: liveness.StatusCreated,
 		DeviceCorrelationID: "device-example", TTLSeconds: 600, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
-		AuthToken: "token-" + randomHex(a.t, 8),
+		AuthToken: fs.AuthToken,
 	})
 	if err != nil {
 		a.t.Fatalf("recording session %s: %v", id, err)

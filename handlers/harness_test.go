@@ -68,6 +68,9 @@ type appOptions struct {
 	// ServiceBus is the stand-in the handler publishes to; nil means the test binary's shared one
 	// (testenv.SharedServiceBus), whose counters add up every test's events.
 	ServiceBus *services.ServiceBus
+	// QuickLinks, when set, serves the handler's quick link calls in front of the stand-in it
+	// is given (to fail some, or count them).
+	QuickLinks func(stub http.Handler) http.Handler
 }
 
 func newApp(t *testing.T, o *appOptions) *app {
@@ -126,7 +129,11 @@ func newApp(t *testing.T, o *appOptions) *app {
 	}
 
 	a.quick = quicklinkstub.New(a.stub, nil)
-	quickSrv := httptest.NewServer(a.quick)
+	var quick http.Handler = a.quick
+	if o.QuickLinks != nil {
+		quick = o.QuickLinks(a.quick)
+	}
+	quickSrv := httptest.NewServer(quick)
 	t.Cleanup(quickSrv.Close)
 	a.quickURL = quickSrv.URL
 	links, err := quicklink.NewClient(quickSrv.URL, &quicklink.ClientOptions{

@@ -73,7 +73,7 @@ func inputKinds(t *testing.T) []badInput {
 		{name: "returnUrl with a space", body: `{"returnUrl":"https://app.example.com/a b"}`},
 	}
 	// null is not "absent": api/openapi.yaml marks no field nullable.
-	for _, f := range []string{"kind", "mode", "externalReference", "deviceCorrelationId", "returnUrl", "ttlSeconds", "issueLink", "enableSessionImage"} {
+	for _, f := range []string{"kind", "mode", "externalReference", "deviceCorrelationId", "returnUrl", "ttlSeconds", "issueLink", "qr", "enableSessionImage"} {
 		cases = append(cases, badInput{name: f + " null", body: `{"` + f + `":null}`})
 	}
 	cases = append(cases, badInput{name: "verifyImage null", body: `{"kind":"livenessWithVerify","verifyImage":null}`})

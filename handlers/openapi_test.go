@@ -54,7 +54,7 @@ func TestOpenAPIStartRequestLimitsMatchParser(t *testing.T) {
 	if req.AdditionalProperties.Has == nil || *req.AdditionalProperties.Has {
 		t.Errorf("StartSessionRequest must say additionalProperties: false (the handler rejects unknown fields)")
 	}
-	if want := []string{"enableSessionImage", "deviceCorrelationId", "externalReference", "issueLink", "kind", "mode", "returnUrl", "ttlSeconds", "verifyImage"}; !sameSet(mapsKeys(req.Properties), want) {
+	if want := []string{"enableSessionImage", "deviceCorrelationId", "externalReference", "issueLink", "kind", "mode", "qr", "returnUrl", "ttlSeconds", "verifyImage"}; !sameSet(mapsKeys(req.Properties), want) {
 		t.Errorf("StartSessionRequest properties = %v, want the fields of startRequest %v", mapsKeys(req.Properties), want)
 	}
 }
@@ -81,7 +81,8 @@ func TestOpenAPIOperations(t *testing.T) {
 		statuses     []string
 		anonymous    bool
 	}{
-		{"/api/sessions", "POST", []string{"200", "201", "400", "401", "409", "411", "413", "415", "500", "501", "503"}, false},
+		{"/api/sessions", "POST", []string{"200", "201", "400", "401", "409", "411", "413", "415", "500", "503"}, false},
+		{"/api/sessions/{sessionId}/link", "POST", []string{"201", "400", "401", "404", "409", "411", "413", "415", "500", "503"}, false},
 		{"/api/sessions/{sessionId}", "GET", []string{"200", "400", "401", "404", "500", "503"}, false},
 		{"/api/sessions/{sessionId}", "DELETE", []string{"200", "400", "401", "404", "409", "500", "503"}, false},
 		{"/api/health", "GET", []string{"200", "400", "503"}, true},

@@ -84,8 +84,8 @@ func TestOneRequestLinePerRequest(t *testing.T) {
 			logLine{"level": "WARN", "method": "GET", "route": "/api/sessions/{sessionId}", "status": 400.0, "code": "invalid_request"}, true},
 		{"bad body", "POST", "/api/sessions", `{"externalReference":1}`, nil,
 			logLine{"level": "WARN", "method": "POST", "route": "/api/sessions", "status": 400.0, "code": "invalid_request"}, true},
-		{"issueLink not built yet", "POST", "/api/sessions", `{"externalReference":"log-link","issueLink":true}`, nil,
-			logLine{"level": "WARN", "method": "POST", "route": "/api/sessions", "status": 501.0, "code": "not_implemented"}, true},
+		{"link for unknown session", "POST", "/api/sessions/" + unknown + "/link", "", nil,
+			logLine{"level": "WARN", "method": "POST", "route": "/api/sessions/{sessionId}/link", "status": 404.0, "sessionId": unknown, "code": "session_not_found"}, true},
 		{"health", "GET", "/api/health", "", nil,
 			logLine{"level": "INFO", "method": "GET", "route": "/api/health", "status": 200.0}, false},
 	}

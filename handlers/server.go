@@ -33,6 +33,7 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s *liveness.Session) error
 	DiscardSession(ctx context.Context, id string) error
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
+	UpdateSession(ctx context.Context, s *liveness.Session) error
 	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
 	MarkFaceDeleted(ctx context.Context, s *liveness.Session) error
 	PendingEvent(ctx context.Context, sessionID string) (event []byte, found bool, err error)
@@ -126,6 +127,7 @@ type Server struct {
 
 	faceWatch *faceWatch // the Face signal of Health; nil without a Face client
 	sends     sendPause  // inline sends skipped after one failed
+	linkTurns linkTurns  // IssueLink requests for one session take turns
 }
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields

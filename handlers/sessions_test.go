@@ -127,19 +127,6 @@ func mustRequest(t *testing.T, method, path, functionKey string) *http.Request {
 	return r
 }
 
-func TestStartSessionIssueLinkIsNotImplemented(t *testing.T) {
-	a := newApp(t, nil)
-	before := a.rows()
-	r := a.do("POST", "/api/sessions", []byte(`{"issueLink":true}`), nil)
-	r.wantProblem(t, http.StatusNotImplemented, "not_implemented")
-	if got := a.stub.Stats().Total; got != 0 {
-		t.Errorf("the Face stand-in got %d requests, want none", got)
-	}
-	if after := a.rows(); !mapsEqual(before, after) {
-		t.Errorf("the table changed: %v → %v", before, after)
-	}
-}
-
 func TestGetSessionIsCaseInsensitive(t *testing.T) {
 	a := newApp(t, nil)
 	v := a.start(`{"externalReference":"x"}`)

@@ -38,6 +38,7 @@ type startRequest struct {
 	TTLSeconds          *int    `json:"ttlSeconds"`
 	VerifyImage         *string `json:"verifyImage"`
 	IssueLink           *bool   `json:"issueLink"`
+	QR                  *string `json:"qr"`
 	EnableSessionImage  *bool   `json:"enableSessionImage"`
 }
 
@@ -51,6 +52,7 @@ type startParams struct {
 	TTLSeconds          int
 	VerifyImage         []byte
 	IssueLink           bool
+	QR                  qrFormat // only with IssueLink
 	EnableSessionImage  bool
 
 	// Hash identifies the request for Idempotency-Key comparison.
@@ -119,6 +121,14 @@ func parseStartRequest(body []byte, defaultMode liveness.Mode, allowedOrigins []
 	if req.IssueLink != nil {
 		p.IssueLink = *req.IssueLink
 	}
+	qr, err := parseQR(req.QR)
+	if err != nil {
+		return nil, err
+	}
+	if qr != qrNone && !p.IssueLink {
+		return nil, liveness.Invalid("qr", "is only allowed with issueLink: true")
+	}
+	p.QR = qr
 	if req.EnableSessionImage != nil {
 		p.EnableSessionImage = *req.EnableSessionImage
 	}
@@ -141,6 +151,7 @@ func requestHash(req *startRequest, image []byte) string {
 	str("externalReference", req.ExternalReference)
 	str("deviceCorrelationId", req.DeviceCorrelationID)
 	str("returnUrl", req.ReturnURL)
+	str("qr", req.QR)
 	if req.TTLSeconds != nil {
 		fmt.Fprintf(h, "ttlSeconds:%d\n", *req.TTLSeconds)
 	}

@@ -52,6 +52,7 @@ func TestParseStartRequestDefaultsAndFields(t *testing.T) {
 			startParams{Kind: liveness.KindLivenessWithVerify, Mode: liveness.ModePassiveActive, TTLSeconds: 86400, VerifyImage: img},
 		},
 		{"issueLink is passed on", `{"issueLink":true}`, startParams{Kind: liveness.KindLiveness, Mode: liveness.ModePassiveActive, TTLSeconds: 600, IssueLink: true}},
+		{"qr with issueLink", `{"issueLink":true,"qr":"png"}`, startParams{Kind: liveness.KindLiveness, Mode: liveness.ModePassiveActive, TTLSeconds: 600, IssueLink: true, QR: qrPNG}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +75,7 @@ func equalParams(a, b startParams) bool {
 	return bytes.Equal(a.VerifyImage, b.VerifyImage) &&
 		a.Kind == b.Kind && a.Mode == b.Mode && a.ExternalReference == b.ExternalReference &&
 		a.DeviceCorrelationID == b.DeviceCorrelationID && a.ReturnURL == b.ReturnURL && a.TTLSeconds == b.TTLSeconds &&
-		a.IssueLink == b.IssueLink && a.EnableSessionImage == b.EnableSessionImage && a.Hash == b.Hash
+		a.IssueLink == b.IssueLink && a.QR == b.QR && a.EnableSessionImage == b.EnableSessionImage && a.Hash == b.Hash
 }
 
 func TestParseStartRequestHashTellsBodiesApart(t *testing.T) {
@@ -90,6 +91,9 @@ func TestParseStartRequestHashTellsBodiesApart(t *testing.T) {
 	}
 	if a, b := parse(`{"ttlSeconds":600}`), parse(`{"ttlSeconds":601}`); a == b {
 		t.Errorf("different requests hash alike: %s", a)
+	}
+	if a, b := parse(`{"issueLink":true,"qr":"svg"}`), parse(`{"issueLink":true,"qr":"png"}`); a == b {
+		t.Errorf("requests for different QR codes hash alike: %s", a)
 	}
 }
 
@@ -143,7 +147,7 @@ func FuzzParseStartRequest(f *testing.F) {
 		`{"returnUrl":"https://app.example.com/x"}`, `{"returnUrl":"http://localhost:3000/x"}`,
 		`{"returnUrl":"https://good@evil.example/"}`, `{"ttlSeconds":600.5}`, `{"ttlSeconds":"600"}`,
 		`{"kind":null}`, `{"a":1}`, `{"kind":"liveness"}{}`, `{"kind":"liveness"}]`, `{"externalReference":"\u0000"}`,
-		`{"verifyImage":"` + img + `"}`, `{"issueLink":true}`,
+		`{"verifyImage":"` + img + `"}`, `{"issueLink":true}`, `{"issueLink":true,"qr":"svg"}`, `{"qr":"png"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -168,6 +172,9 @@ func checkAcceptedParams(t *testing.T, p *startParams, origins []string) {
 	}
 	if p.TTLSeconds < minTTLSeconds || p.TTLSeconds > maxTTLSeconds {
 		t.Errorf("accepted ttlSeconds %d", p.TTLSeconds)
+	}
+	if p.QR != qrNone && (!p.IssueLink || (p.QR != qrSVG && p.QR != qrPNG)) {
+		t.Errorf("accepted qr %q with issueLink %t", p.QR, p.IssueLink)
 	}
 	for _, f := range []struct {
 		name, v string

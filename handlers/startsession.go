@@ -33,18 +33,15 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.IssueLink {
-		return fmt.Errorf("issueLink: %w", errNotImplemented)
-	}
-
 	ctx, cancel := detached(r, startBudget)
 	defer cancel()
 	var sess *liveness.Session
+	var link *linkView
 	created := true
 	if key == "" {
-		sess, err = s.createSession(ctx, p)
+		sess, link, err = s.createSession(ctx, p)
 	} else {
-		sess, created, err = s.startIdempotent(ctx, key, p)
+		sess, link, created, err = s.startIdempotent(ctx, key, p)
 	}
 	if err != nil {
 		return err
@@ -55,52 +52,60 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) error {
 	if !created {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, viewOf(sess))
+	writeJSON(w, status, startedView{viewOf(sess), link})
 	return nil
 }
 
+// startedView is StartSession's answer: the session, with its link when this request issued one
+// (never on an idempotent replay: a link is shown once).
+type startedView struct {
+	sessionView
+	Link *linkView `json:"link,omitempty"`
+}
+
 // startIdempotent creates at most one session per Idempotency-Key and request within the window.
-func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams) (*liveness.Session, bool, error) {
+// A replay returns the session as it is now, without its link.
+func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams) (*liveness.Session, *linkView, bool, error) {
 	sum := sha256.Sum256([]byte(key))
 	keyHash := hex.EncodeToString(sum[:])
 	for range 3 {
 		rec := &liveness.IdempotencyRecord{KeyHash: keyHash, BodyHash: p.Hash, CreatedAt: s.now()}
 		existing, err := s.store.ReserveIdempotencyKey(ctx, rec)
 		if err == nil {
-			sess, err := s.createSession(ctx, p)
+			sess, link, err := s.createSession(ctx, p)
 			if err != nil {
 				s.releaseKey(ctx, rec)
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			rec.SessionID = sess.ID
 			if err := s.store.CompleteIdempotencyKey(ctx, rec); err != nil {
 				// The session exists and is answered; a retry after inFlightTimeout would make a second one.
 				s.log.WarnContext(ctx, "idempotency key not completed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 			}
-			return sess, true, nil
+			return sess, link, true, nil
 		}
 		if !errors.Is(err, liveness.ErrAlreadyExists) || existing == nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 		age := s.now().Sub(existing.CreatedAt)
 		switch {
 		case age > s.opts.IdempotencyWindow || (existing.SessionID == "" && age > inFlightTimeout):
 			if err := s.store.ReleaseIdempotencyKey(ctx, existing); err != nil &&
 				!errors.Is(err, liveness.ErrConflict) && !errors.Is(err, liveness.ErrNotFound) {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			continue // the stale reservation is gone (or someone else replaced it): reserve again
 		case existing.BodyHash != p.Hash:
-			return nil, false, liveness.ErrIdempotencyKeyReused
+			return nil, nil, false, liveness.ErrIdempotencyKeyReused
 		case existing.SessionID == "":
-			return nil, false, liveness.ErrIdempotencyInFlight
+			return nil, nil, false, liveness.ErrIdempotencyInFlight
 		default:
 			noteSession(ctx, existing.SessionID) // the replay's line names it, even if the read fails
 			sess, err := s.store.GetSession(ctx, existing.SessionID)
-			return sess, false, err
+			return sess, nil, false, err
 		}
 	}
-	return nil, false, liveness.ErrIdempotencyInFlight
+	return nil, nil, false, liveness.ErrIdempotencyInFlight
 }
 
 func (s *Server) releaseKey(ctx context.Context, rec *liveness.IdempotencyRecord) {
@@ -111,10 +116,11 @@ func (s *Server) releaseKey(ctx context.Context, rec *liveness.IdempotencyRecord
 	}
 }
 
-// createSession creates the Face session, records it and indexes its expiry. When recording
-// fails the Face session is deleted again, so no session exists that the table does not know,
-// and what the table may hold of it is deleted or left inert (see discardRows).
-func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.Session, error) {
+// createSession creates the Face session, records it and indexes its expiry, then, for
+// issueLink, issues its link through IssueLink's path. When any of it fails the Face session is
+// deleted again, so no session exists that the table does not know (nor one the client was not
+// told about), and what the table may hold of it is deleted or left inert (see discardRows).
+func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.Session, *linkView, error) {
 	deviceID := p.DeviceCorrelationID
 	if deviceID == "" {
 		deviceID = s.opts.NewID()
@@ -127,10 +133,10 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		VerifyImage:         p.VerifyImage,
 	})
 	if err != nil {
-		return nil, faceCreateError(err)
+		return nil, nil, faceCreateError(err)
 	}
 	if !liveness.ValidSessionID(fs.ID) || fs.AuthToken == "" {
-		return nil, fmt.Errorf("face returned a session without a GUID id or token: %w", liveness.ErrUpstreamUnavailable)
+		return nil, nil, fmt.Errorf("face returned a session without a GUID id or token: %w", liveness.ErrUpstreamUnavailable)
 	}
 	noteSession(ctx, strings.ToLower(fs.ID)) // a start that fails from here on names its session
 	now := s.now()
@@ -156,16 +162,25 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		if errors.Is(err, liveness.ErrUpstreamUnavailable) {
 			s.discardRows(ctx, sess, nil) // the insert may have committed unseen
 		}
-		return nil, fmt.Errorf("record the session: %w", err)
+		return nil, nil, fmt.Errorf("record the session: %w", err)
 	}
 	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
 	if err := s.store.AddDue(ctx, due); err != nil {
 		s.discardFaceSession(ctx, sess)
 		s.discardRows(ctx, sess, &due) // the upsert may have committed unseen
-		return nil, fmt.Errorf("index the session: %w", err)
+		return nil, nil, fmt.Errorf("index the session: %w", err)
 	}
 	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
-	return sess, nil
+	if !p.IssueLink {
+		return sess, nil, nil
+	}
+	link, err := s.issue(ctx, sess, p.QR)
+	if err != nil {
+		s.discardFaceSession(ctx, sess) // revokes the token, and a link that was made but not recorded
+		s.discardRows(ctx, sess, &due)
+		return nil, nil, err
+	}
+	return sess, link, nil
 }
 
 func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session) {

@@ -116,6 +116,7 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 		"AzureWebJobsStorage":          {fmt.Sprintf("BlobEndpoint=http://127.0.0.1:%d/", p.blob), fmt.Sprintf("QueueEndpoint=http://127.0.0.1:%d/", p.queue), fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
 		"TABLES_CONNECTION_STRING":     {fmt.Sprintf("TableEndpoint=http://127.0.0.1:%d/", p.tables)},
 		"FACE_ENDPOINT":                {fmt.Sprintf("http://127.0.0.1:%d", p.face)},
+		"QUICKLINK_ENDPOINT":           {fmt.Sprintf("http://127.0.0.1:%d", p.face)},
 		"PUBLIC_BASE_URL":              {fmt.Sprintf("http://localhost:%d", p.app)},
 		"SERVICEBUS_CONNECTION_STRING": {fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;", p.sb), "UseDevelopmentEmulator=true"},
 		"SERVICEBUS_ENTITY":            {"liveness-events"},
@@ -126,6 +127,7 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 			}
 		}
 	}
+	checkRandomKey(t, v["CALLBACK_SIGNING_KEYS"])
 	for name, port := range map[string]int{"blob": p.blob, "queue": p.queue, "tables": p.tables, "face": p.face, "Service Bus": p.sb} {
 		if !listening(port) {
 			t.Errorf("the %s stand-in does not listen on %d", name, port)
@@ -133,7 +135,7 @@ func checkLocalSettings(t *testing.T, app string, p testPorts) {
 	}
 }
 
-type testPorts struct{ app, face, tables, blob, queue, sb, sbHTTP int }
+type testPorts struct{ app, face, tables, blob, queue, sb, sbHTTP, demo int }
 
 // runArgs are the port flags of `make run`; args adds `make func-start`'s.
 func (p testPorts) runArgs() []string {
@@ -146,15 +148,16 @@ func (p testPorts) args() []string {
 }
 
 func freePorts(t *testing.T) testPorts {
-	return testPorts{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	return testPorts{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
 }
 
-// buildAll builds the handler, events-tail, devstack and the fake `func` into a temporary folder.
+// buildAll builds the handler, events-tail, the demo, devstack and the fake `func` into a
+// temporary folder.
 func buildAll(t *testing.T) string {
 	t.Helper()
 	root := testenv.RepoRoot(t)
 	bin := t.TempDir()
-	for pkg, out := range map[string]string{"./cmd/handler": "handler", "./cmd/events-tail": "events-tail", "./cmd/devstack": "devstack", "./cmd/devstack/testdata/fakefunc": "fakefunc"} {
+	for pkg, out := range map[string]string{"./cmd/handler": "handler", "./cmd/events-tail": "events-tail", "./cmd/demo": "demo", "./cmd/devstack": "devstack", "./cmd/devstack/testdata/fakefunc": "fakefunc"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(bin, out), pkg)
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build`: pack stages static handlers only

@@ -51,7 +51,7 @@ func runFunc(ctx context.Context, log *slog.Logger, dir, tailBin string, p ports
 	if err := waitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), host, 120*time.Second); err != nil {
 		return fmt.Errorf("func start: %w", err)
 	}
-	printWelcome(appURL, st, "  (run by Core Tools from "+dir+"; the host runs Reconcile on RECONCILE_SCHEDULE)\n")
+	printWelcome(appURL, st, "  (run by Core Tools from "+dir+"; the host runs Reconcile on RECONCILE_SCHEDULE)\n", 0)
 	return st.wait(ctx)
 }
 

@@ -11,7 +11,7 @@ import (
 // defaultPorts are the ports local.settings.json.example names, as flag defaults and make
 // variables do. The Service Bus ones are the Service Bus emulator's (AMQP 5672, HTTP 5300), so
 // that a connection string written for the emulator reaches the stand-in.
-var defaultPorts = ports{app: 7071, face: 7072, tables: 10002, blob: 10000, queue: 10001, sb: 5672, sbHTTP: 5300}
+var defaultPorts = ports{app: 7071, face: 7072, tables: 10002, blob: 10000, queue: 10001, sb: 5672, sbHTTP: 5300, demo: 8080}
 
 // checkPorts fails, naming the make variable to change, when a port the stack needs is held by
 // another process: a server already there would otherwise answer as if it were ours. hostStorage
@@ -29,6 +29,9 @@ func checkPorts(p ports, hostStorage bool) error {
 		{p.sb, "SERVICEBUS_PORT"}, {p.sbHTTP, "SERVICEBUS_HTTP_PORT"}}
 	if hostStorage {
 		check = append(check, namedPort{p.blob, "BLOB_PORT"}, namedPort{p.queue, "QUEUE_PORT"})
+	}
+	if p.demo != 0 {
+		check = append(check, namedPort{p.demo, "DEMO_PORT"})
 	}
 	for _, c := range check {
 		if err := services.CheckFree(c.port); err != nil {
@@ -53,6 +56,9 @@ func followPorts(settings map[string]string, p ports) {
 		defaultPorts.app: p.app, defaultPorts.face: p.face, defaultPorts.tables: p.tables,
 		defaultPorts.blob: p.blob, defaultPorts.queue: p.queue,
 		defaultPorts.sb: p.sb, defaultPorts.sbHTTP: p.sbHTTP,
+	}
+	if p.demo != 0 {
+		moved[defaultPorts.demo] = p.demo
 	}
 	for k, v := range settings {
 		settings[k] = localAddr.ReplaceAllStringFunc(v, func(addr string) string {

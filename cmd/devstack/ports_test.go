@@ -10,7 +10,7 @@ import (
 
 func TestFollowPortsMovesTheDefaultPortsOnly(t *testing.T) {
 	settings := map[string]string{
-		"RETURN_URL_ALLOWED_ORIGINS":   "http://localhost:7072,http://localhost:3000",
+		"RETURN_URL_ALLOWED_ORIGINS":   "http://localhost:7072,http://localhost:3000,http://127.0.0.1:8080",
 		"PUBLIC_BASE_URL":              "http://localhost:7071",
 		"TABLES_CONNECTION_STRING":     "AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
 		"FACE_ENDPOINT":                "https://face.example.com:7072",
@@ -20,9 +20,9 @@ func TestFollowPortsMovesTheDefaultPortsOnly(t *testing.T) {
 		"COUNTERS_URL":                 "http://localhost:5300/counters",
 		"LOG_LEVEL":                    "info",
 	}
-	followPorts(settings, ports{app: 8071, face: 8072, tables: 18002, blob: 18000, queue: 18001, sb: 15672, sbHTTP: 15300})
+	followPorts(settings, ports{app: 8071, face: 8072, tables: 18002, blob: 18000, queue: 18001, sb: 15672, sbHTTP: 15300, demo: 18080})
 	want := map[string]string{
-		"RETURN_URL_ALLOWED_ORIGINS":   "http://localhost:8072,http://localhost:3000",
+		"RETURN_URL_ALLOWED_ORIGINS":   "http://localhost:8072,http://localhost:3000,http://127.0.0.1:18080",
 		"PUBLIC_BASE_URL":              "http://localhost:8071",
 		"TABLES_CONNECTION_STRING":     "AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:18002/devstoreaccount1;",
 		"FACE_ENDPOINT":                "https://face.example.com:7072", // not a local address
@@ -57,11 +57,11 @@ func TestCheckPortsNamesTheVariableToChange(t *testing.T) {
 	if err := checkPorts(p, true); err == nil || !strings.Contains(err.Error(), "make func-start QUEUE_PORT=") {
 		t.Errorf("checkPorts with host storage and the queue port held = %v, want an error naming make func-start QUEUE_PORT", err)
 	}
-	p.queue = free()
+	p.queue, p.demo = free(), free()
 	for _, c := range []struct {
 		port     *int
 		variable string
-	}{{&p.sb, "SERVICEBUS_PORT"}, {&p.sbHTTP, "SERVICEBUS_HTTP_PORT"}} {
+	}{{&p.sb, "SERVICEBUS_PORT"}, {&p.sbHTTP, "SERVICEBUS_HTTP_PORT"}, {&p.demo, "DEMO_PORT"}} {
 		was := *c.port
 		*c.port = held
 		if err := checkPorts(p, false); err == nil || !strings.Contains(err.Error(), "make run "+c.variable+"=") {

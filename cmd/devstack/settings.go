@@ -11,10 +11,13 @@ import (
 	"time"
 )
 
+// exampleSettings is the committed example of local.settings.json.
+const exampleSettings = "local.settings.json.example"
+
 // loadSettings reads the Values of local.settings.json, or of the committed example when the
 // developer has none: the same file Core Tools would read.
 func loadSettings() (map[string]string, string, error) {
-	for _, name := range []string{"local.settings.json", "local.settings.json.example"} {
+	for _, name := range []string{"local.settings.json", exampleSettings} {
 		b, err := os.ReadFile(name)
 		if os.IsNotExist(err) {
 			continue

@@ -34,8 +34,9 @@ type stack struct {
 }
 
 // startStandIns starts Azurite (with the blob and queue services the Functions host needs when
-// hostStorage is set), the Face stand-in and the Service Bus stand-in, points the settings of
-// local.settings.json at them, and starts the events consumer tailBin on the events topic.
+// hostStorage is set), the Face and quick link stand-in and the Service Bus stand-in, points the
+// settings of local.settings.json at them (and, when p.demo is set, allows the demo's origin as a
+// returnUrl), and starts the events consumer tailBin on the events topic.
 func startStandIns(log *slog.Logger, p ports, hostStorage bool, tailBin string) (*stack, error) {
 	if err := checkPorts(p, hostStorage); err != nil {
 		return nil, err
@@ -68,15 +69,21 @@ func startStandIns(log *slog.Logger, p ports, hostStorage bool, tailBin string) 
 		st.stop(log)
 		return nil, fmt.Errorf("face stand-in: %w", err)
 	}
-	st.faceSrv = &http.Server{Handler: st.face, ReadHeaderTimeout: 10 * time.Second}
+	st.faceSrv = &http.Server{Handler: standInHandler(st.face), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = st.faceSrv.Serve(ln) }()
 	st.faceURL = fmt.Sprintf("http://127.0.0.1:%d", p.face)
 
 	settings["FACE_ENDPOINT"] = st.faceURL
-	settings["QUICKLINK_ENDPOINT"] = st.faceURL
 	settings["TABLES_CONNECTION_STRING"] = st.azurite.ConnectionString()
 	settings["TABLES_ENDPOINT"] = ""
-	settings["PUBLIC_BASE_URL"] = fmt.Sprintf("http://localhost:%d", p.app)
+	demo := ""
+	if p.demo != 0 {
+		demo = demoURL(p.demo)
+	}
+	if err := flowSettings(settings, source == exampleSettings, st.faceURL, fmt.Sprintf("http://localhost:%d", p.app), demo, os.Getenv); err != nil {
+		st.stop(log)
+		return nil, err
+	}
 	if err := st.startServiceBus(root, p); err != nil {
 		st.stop(log)
 		return nil, fmt.Errorf("Service Bus stand-in: %w", err)
@@ -210,11 +217,20 @@ func (p *linePrinter) Close() error {
 	return err
 }
 
-func printWelcome(appURL string, st *stack, extra string) {
+// printWelcome prints the stack's addresses; with a demo on demoPort (0: none), first how to try
+// the whole flow in a browser.
+func printWelcome(appURL string, st *stack, extra string, demoPort int) {
+	if demoPort != 0 {
+		fmt.Printf(`
+Open %s and press Start: the demo app (your app) starts a session through the app, shows its
+quick link and QR code; the link opens the stand-in's capture page, whose buttons record an outcome
+and send the browser back to the demo, which shows the result. Each event is printed below.
+`, demoURL(demoPort))
+	}
 	fmt.Printf(`
 Liveness Quick Link is running locally.
   app            %[1]s   (function keys are not enforced locally)
-  Face stand-in  %[2]s   (finish a session: curl -s -X POST %[2]s/_stub/sessions/$id/attempts -d '{"status":"Succeeded","decision":"realface"}')
+  Face stand-in  %[2]s   (also the quick link stand-in; finish a session by hand: curl -s -X POST %[2]s/_stub/sessions/$id/attempts -d '{"status":"Succeeded","decision":"realface"}')
   Service Bus    amqp://127.0.0.1:%[3]d   topic %[4]s (counters: curl -s http://127.0.0.1:%[5]d/counters)
   events         each event on subscription %[6]q is printed below as it happens: "event   | {...}"
                  another subscription (%[8]s: passed = false only), by hand in another shell:
