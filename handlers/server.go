@@ -33,6 +33,7 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s *liveness.Session) error
 	DiscardSession(ctx context.Context, id string) error
 	GetSession(ctx context.Context, id string) (*liveness.Session, error)
+	UpdateSession(ctx context.Context, s *liveness.Session) error
 	Finalize(ctx context.Context, s *liveness.Session, event []byte) error
 	MarkFaceDeleted(ctx context.Context, s *liveness.Session) error
 	PendingEvent(ctx context.Context, sessionID string) (event []byte, found bool, err error)
@@ -109,6 +110,9 @@ type Options struct {
 	ReconcileBatch int
 	// Ready reports whether dependencies answer, for Health; nil means always ready.
 	Ready func(ctx context.Context) error
+	// CallbackPoll bounds how long a Callback keeps reading a Face session that is Running
+	// (default 3 s; design §3: a few seconds at most).
+	CallbackPoll time.Duration
 }
 
 // Server serves every function of the app.
@@ -156,6 +160,9 @@ func New(deps Deps, settings Settings, opts *Options) *Server {
 	}
 	if o.ReconcileBatch <= 0 {
 		o.ReconcileBatch = 100
+	}
+	if o.CallbackPoll <= 0 {
+		o.CallbackPoll = defaultCallbackPoll
 	}
 	if settings.AbandonAfter <= 0 {
 		settings.AbandonAfter = 120 * time.Second
