@@ -230,6 +230,15 @@ func TestCallbackRefusesBadSignatures(t *testing.T) {
 	if s := a.storedSession(v.SessionID); s.Status != liveness.StatusCreated || !s.ReturnedAt.IsZero() {
 		t.Errorf("after refused callbacks the session is %s returned at %v, want created and never returned", s.Status, s.ReturnedAt)
 	}
+	a.callback("GET", valid, browserGET).wantRedirect(t, "https://app.example.com/done", v.SessionID, liveness.StatusCreated)
+	for _, sig := range []string{q.Get("sig"), otherQuery.Query().Get("sig")} {
+		if bytes.Contains(a.logs.Bytes(), []byte(sig)) {
+			t.Errorf("a callback signature reached the log")
+		}
+	}
+	if !bytes.Contains(a.logs.Bytes(), []byte(`"code":"invalid_signature"`)) {
+		t.Errorf("no request line names invalid_signature: the log check above would prove nothing")
+	}
 }
 
 func fromBrowserHeader(h map[string]string) bool {
