@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/callbackurl"
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -102,10 +101,8 @@ func (s *Server) verifyCallback(id string, q url.Values) error {
 	if s.settings.Callbacks == nil {
 		return fmt.Errorf("callback: no signing keys configured: %w", liveness.ErrInvalidSignature)
 	}
+	// Every refusal of Verify is callbackurl.ErrInvalidSignature; its reason goes to the log.
 	if err := s.settings.Callbacks.Verify(id, q, s.now()); err != nil {
-		if !errors.Is(err, callbackurl.ErrInvalidSignature) {
-			return fmt.Errorf("callback: verify: %w", err)
-		}
 		return fmt.Errorf("callback: %w (%v)", liveness.ErrInvalidSignature, err)
 	}
 	return nil
@@ -184,8 +181,8 @@ func (s *Server) abandonDue(sess *liveness.Session) time.Time {
 }
 
 // pollFace reads the Face session, again every callbackPollInterval while it is Running, for at
-// most Options.CallbackPoll: the user may be back a moment before Face has the result. It returns
-// the last read, or nil when the Face session is gone.
+// most Options.CallbackPoll of wall time (what the browser waits): the user may be back a moment
+// before Face has the result. It returns the last read, or nil when the Face session is gone.
 func (s *Server) pollFace(ctx context.Context, sess *liveness.Session) (*face.Session, error) {
 	deadline := time.Now().Add(s.opts.CallbackPoll)
 	for {
