@@ -40,8 +40,8 @@ func callbackLink(t *testing.T, s *callbackurl.Signer, id string, exp time.Time)
 	return u.RequestURI()
 }
 
-// link is the callback path and query of session id as this app signs it, valid for an hour.
-func (a *app) link(id string) string {
+// signedCallback is the callback path and query of session id as this app signs it, valid for an hour.
+func (a *app) signedCallback(id string) string {
 	a.t.Helper()
 	return callbackLink(a.t, a.srv.settings.Callbacks, id, a.clock.Now().Add(time.Hour))
 }
@@ -152,7 +152,7 @@ func TestCallbackRefusesBadSignatures(t *testing.T) {
 	v := a.start(`{"returnUrl":"https://app.example.com/done"}`)
 	other := a.start(``)
 	signer := a.srv.settings.Callbacks
-	valid := a.link(v.SessionID)
+	valid := a.signedCallback(v.SessionID)
 	validURL, _ := url.Parse(valid)
 	q := validURL.Query()
 	path := "/api/callback/" + v.SessionID
@@ -175,7 +175,7 @@ func TestCallbackRefusesBadSignatures(t *testing.T) {
 	}
 	exp := q.Get("exp")
 	tampered := exp[:len(exp)-1] + string('0'+(exp[len(exp)-1]-'0'+1)%10)
-	otherQuery, _ := url.Parse(a.link(other.SessionID))
+	otherQuery, _ := url.Parse(a.signedCallback(other.SessionID))
 	// A server whose keys no longer include the key that signed valid.
 	rotatedOut := a.variant(t, func(s *Settings, _ *Options) { s.Callbacks = newSigner(t, randomKey(t)) })
 
@@ -250,7 +250,7 @@ func fromBrowserHeader(h map[string]string) bool {
 func TestCallbackKeyRotation(t *testing.T) {
 	a := newApp(t, nil)
 	old := a.start(`{"returnUrl":"https://app.example.com/done"}`)
-	oldLink := a.link(old.SessionID) // signed by the one key a has
+	oldLink := a.signedCallback(old.SessionID) // signed by the one key a has
 	rotated := a.variant(t, func(s *Settings, _ *Options) { s.Callbacks = newSigner(t, randomKey(t), a.signingKey) })
 	if r := rotated.callback("HEAD", oldLink, nil); r.status != http.StatusOK {
 		t.Errorf("HEAD with the old key's link after rotation = %d, want 200", r.status)
@@ -261,8 +261,8 @@ func TestCallbackKeyRotation(t *testing.T) {
 	rotated.callback("GET", oldLink, browserGET).wantRedirect(t, "https://app.example.com/done", old.SessionID, liveness.StatusCompleted)
 
 	fresh := a.start(``)
-	newLink := rotated.link(fresh.SessionID)
-	if newLink == a.link(fresh.SessionID) {
+	newLink := rotated.signedCallback(fresh.SessionID)
+	if newLink == a.signedCallback(fresh.SessionID) {
 		t.Fatalf("the rotated server signs with the old key")
 	}
 	if r := rotated.callback("POST", newLink, plainPOST); r.status != http.StatusOK {
@@ -276,7 +276,7 @@ func TestCallbackIsNoOpenRedirect(t *testing.T) {
 	a := newApp(t, nil)
 	const returnURL = "https://app.example.com/orders/done?order=42&lang=en"
 	v := a.start(`{"returnUrl":"` + returnURL + `"}`)
-	link := a.link(v.SessionID)
+	link := a.signedCallback(v.SessionID)
 	plain := a.callback("GET", link, browserGET)
 	q := plain.wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
 	if q.Get("order") != "42" || q.Get("lang") != "en" {
@@ -328,7 +328,7 @@ func TestCallbackRecordsTheOutcome(t *testing.T) {
 					t.Fatalf("AddAttempt: %v", err)
 				}
 			}
-			a.callback("GET", a.link(v.SessionID), browserGET).wantRedirect(t, returnURL, v.SessionID, tt.want)
+			a.callback("GET", a.signedCallback(v.SessionID), browserGET).wantRedirect(t, returnURL, v.SessionID, tt.want)
 			got := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t)
 			if got.Status != tt.want || got.Outcome == nil {
 				t.Fatalf("GetSession = %s %+v, want %s with an outcome", got.Status, got.Outcome, tt.want)
@@ -366,7 +366,7 @@ func TestCallbackWithoutAnAttempt(t *testing.T) {
 	for _, v := range []sessionView{abandoned, completedLater} {
 		returned := a.clock.Now()
 		before := a.storedSession(v.SessionID)
-		r := a.callback("GET", a.link(v.SessionID), browserGET)
+		r := a.callback("GET", a.signedCallback(v.SessionID), browserGET)
 		r.wantPage(t, http.StatusOK, "You can close this window")
 		s := a.storedSession(v.SessionID)
 		if s.Status != before.Status || !s.ReturnedAt.Equal(returned) {
@@ -388,7 +388,7 @@ func TestCallbackWithoutAnAttempt(t *testing.T) {
 	// The user comes back twice: the first return counts, and nothing else is written.
 	rows := a.rows()
 	a.clock.Advance(time.Second)
-	a.callback("POST", a.link(abandoned.SessionID), browserPOST).wantPage(t, http.StatusOK, "You can close this window")
+	a.callback("POST", a.signedCallback(abandoned.SessionID), browserPOST).wantPage(t, http.StatusOK, "You can close this window")
 	if after := a.rows(); !mapsEqual(rows, after) {
 		t.Errorf("a second return changed the table: %v → %v", rows, after)
 	}
@@ -425,7 +425,7 @@ func (a *app) wantOneEventEach(sb *services.ServiceBus, ids ...string) {
 func TestCallbackLinkScanners(t *testing.T) {
 	a := newApp(t, nil)
 	v := a.start(`{"returnUrl":"https://app.example.com/done"}`)
-	link := a.link(v.SessionID)
+	link := a.signedCallback(v.SessionID)
 	before, calls := a.rows(), a.stub.Stats().Total
 	for range 3 {
 		if r := a.callback("HEAD", link, nil); r.status != http.StatusOK || len(r.body) != 0 {
@@ -468,12 +468,12 @@ func TestCallbackRepeated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	link := a.link(sequential.SessionID)
+	link := a.signedCallback(sequential.SessionID)
 	for range 5 {
 		a.callback("GET", link, browserGET).wantRedirect(t, returnURL, sequential.SessionID, liveness.StatusCompleted)
 	}
 
-	link = a.link(concurrent.SessionID)
+	link = a.signedCallback(concurrent.SessionID)
 	const n = 20
 	var wg sync.WaitGroup
 	answers := make([]string, n)
@@ -511,11 +511,11 @@ func TestCallbackAnswers(t *testing.T) {
 	v := a.start(`{"returnUrl":"` + returnURL + `"}`)
 	none := a.start(``)
 
-	a.callback("POST", a.link(v.SessionID), browserPOST).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
+	a.callback("POST", a.signedCallback(v.SessionID), browserPOST).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
 	multipart := map[string]string{"Content-Type": "multipart/form-data; boundary=x"}
-	a.callback("POST", a.link(v.SessionID), multipart).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
+	a.callback("POST", a.signedCallback(v.SessionID), multipart).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
 
-	r := a.callback("POST", a.link(v.SessionID), plainPOST)
+	r := a.callback("POST", a.signedCallback(v.SessionID), plainPOST)
 	var got map[string]any
 	if err := json.Unmarshal(r.body, &got); r.status != http.StatusOK || err != nil {
 		t.Fatalf("JSON POST = %d %s, want 200 JSON", r.status, r.body)
@@ -524,13 +524,13 @@ func TestCallbackAnswers(t *testing.T) {
 		t.Errorf("JSON POST body %v, want %v", got, want)
 	}
 
-	a.callback("GET", a.link(none.SessionID), browserGET).wantPage(t, http.StatusOK, "You can close this window")
-	a.callback("POST", a.link(none.SessionID), browserPOST).wantPage(t, http.StatusOK, "You can close this window")
+	a.callback("GET", a.signedCallback(none.SessionID), browserGET).wantPage(t, http.StatusOK, "You can close this window")
+	a.callback("POST", a.signedCallback(none.SessionID), browserPOST).wantPage(t, http.StatusOK, "You can close this window")
 
 	// An unknown session (its rows gone after retention) with a valid signature.
 	gone := "0f0f0f0f-0000-4000-8000-000000000000"
-	a.callback("GET", a.link(gone), browserGET).wantPage(t, http.StatusNotFound, "session_not_found")
-	a.callback("POST", a.link(gone), plainPOST).wantProblem(t, http.StatusNotFound, "session_not_found")
+	a.callback("GET", a.signedCallback(gone), browserGET).wantPage(t, http.StatusNotFound, "session_not_found")
+	a.callback("POST", a.signedCallback(gone), plainPOST).wantProblem(t, http.StatusNotFound, "session_not_found")
 }
 
 // While Face says Running, the callback reads again for a bounded time: it records an attempt that
@@ -549,7 +549,7 @@ func TestCallbackPollsARunningSession(t *testing.T) {
 		done := make(chan error, 1)
 		time.AfterFunc(700*time.Millisecond, func() { done <- b.stub.AddAttempt(v.SessionID, facestub.Attempt{Decision: "uncertain"}) })
 		start := time.Now()
-		b.callback("GET", b.link(v.SessionID), browserGET).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCompleted)
+		b.callback("GET", b.signedCallback(v.SessionID), browserGET).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCompleted)
 		if err := <-done; err != nil {
 			t.Fatalf("AddAttempt: %v", err)
 		}
@@ -572,7 +572,7 @@ func TestCallbackPollsARunningSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		b.callback("GET", b.link(v.SessionID), browserGET).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
+		b.callback("GET", b.signedCallback(v.SessionID), browserGET).wantRedirect(t, returnURL, v.SessionID, liveness.StatusCreated)
 		if took := time.Since(start); took < bound || took > bound+5*time.Second {
 			t.Errorf("the callback took %v, want about its bound %v", took, bound)
 		}
@@ -591,15 +591,15 @@ func TestCallbackFaceUnavailable(t *testing.T) {
 	}
 	before := a.rows()
 	a.stub.SetFaults(facestub.Faults{ServerErrors: 100})
-	r := a.callback("GET", a.link(v.SessionID), browserGET)
+	r := a.callback("GET", a.signedCallback(v.SessionID), browserGET)
 	r.wantPage(t, http.StatusServiceUnavailable, "upstream_unavailable")
 	if r.header.Get("Retry-After") == "" {
 		t.Errorf("503 without Retry-After")
 	}
-	a.callback("POST", a.link(v.SessionID), plainPOST).wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	a.callback("POST", a.signedCallback(v.SessionID), plainPOST).wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
 	if after := a.rows(); !mapsEqual(before, after) {
 		t.Errorf("the table changed while Face was down: %v → %v", before, after)
 	}
 	a.stub.SetFaults(facestub.Faults{})
-	a.callback("GET", a.link(v.SessionID), browserGET).wantRedirect(t, "https://app.example.com/done", v.SessionID, liveness.StatusCompleted)
+	a.callback("GET", a.signedCallback(v.SessionID), browserGET).wantRedirect(t, "https://app.example.com/done", v.SessionID, liveness.StatusCompleted)
 }
