@@ -30,6 +30,8 @@ type contract struct {
 }
 
 var loadedContract = sync.OnceValues(func() (*contract, error) {
+	// The Callback's pages: the document says only that they are text.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(filepath.Join("..", "api", "openapi.yaml"))
 	if err != nil {

@@ -31,6 +31,11 @@ func TestOpenAPIRequestExamplesAreAccepted(t *testing.T) {
 	var reqs []exampleRequest
 	for _, path := range slices.Sorted(maps.Keys(a.api.doc.Paths.Map())) {
 		item := a.api.doc.Paths.Value(path)
+		if strings.HasPrefix(path, "/api/callback/") {
+			// Its success needs a signature made with this run's key, which no example can hold;
+			// callback_test.go sends signed requests of every kind.
+			continue
+		}
 		// DELETE last: it ends the session the other examples read.
 		for _, method := range []string{"POST", "GET", "PUT", "PATCH", "DELETE"} {
 			if op := item.GetOperation(method); op != nil {

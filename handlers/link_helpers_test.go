@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
 // quickLinkGate stands in front of the quick link stand-in: it counts the calls that reach the
@@ -101,14 +100,4 @@ func (a *app) rawSession(id string) map[string]any {
 		}
 	}
 	return nil
-}
-
-// storedSession reads session id through the store.
-func (a *app) storedSession(id string) *liveness.Session {
-	a.t.Helper()
-	s, err := a.store.GetSession(a.t.Context(), id)
-	if err != nil {
-		a.t.Fatalf("reading session %s: %v", id, err)
-	}
-	return s
 }

@@ -86,6 +86,9 @@ func TestOpenAPIOperations(t *testing.T) {
 		{"/api/sessions/{sessionId}", "GET", []string{"200", "400", "401", "404", "500", "503"}, false},
 		{"/api/sessions/{sessionId}", "DELETE", []string{"200", "400", "401", "404", "409", "500", "503"}, false},
 		{"/api/health", "GET", []string{"200", "400", "503"}, true},
+		{"/api/callback/{sessionId}", "GET", []string{"200", "303", "401", "404", "409", "500", "503"}, true},
+		{"/api/callback/{sessionId}", "POST", []string{"200", "303", "401", "404", "409", "500", "503"}, true},
+		{"/api/callback/{sessionId}", "HEAD", []string{"200", "401", "500", "503"}, true},
 	}
 	for _, tt := range tests {
 		item := c.doc.Paths.Value(tt.path)

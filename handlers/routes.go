@@ -22,7 +22,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("DELETE /api/sessions/{sessionId}", s.returning(checkedInput(s.orStarting(s.cancelSession))))
 	mux.Handle("POST /api/sessions/{sessionId}/link", s.returning(checkedInput(s.orStarting(s.issueLink))))
 	// GET serves HEAD too (net/http's mux): link scanners send HEAD.
-	callback := s.returning(checkedInput(s.orStarting(s.callback)))
+	callback := s.callbackRoute()
 	mux.Handle("GET /api/callback/{sessionId}", callback)
 	mux.Handle("POST /api/callback/{sessionId}", callback)
 	mux.Handle("POST /Reconcile", s.returningAs(writeInvocationError, s.orStarting(s.reconcileInvocation)))

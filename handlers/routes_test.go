@@ -120,6 +120,9 @@ type answerShape struct {
 func shapeOf(t *testing.T, r *reply, perSession bool) answerShape {
 	t.Helper()
 	s := answerShape{Status: r.status, ContentType: r.header.Get("Content-Type")}
+	if len(r.body) == 0 { // a HEAD
+		return s
+	}
 	if err := json.Unmarshal(r.body, &s.Body); err != nil {
 		t.Fatalf("answer %d %.300s: %v", r.status, r.body, err)
 	}
@@ -165,7 +168,14 @@ func TestRoutesMatchAsTheHostMatches(t *testing.T) {
 		}
 		for _, sp := range unroutedSpellings(p) {
 			t.Run(rt.function+" "+rt.method+" "+sp, func(t *testing.T) {
-				a.on(t).do(rt.method, sp, body, nil).wantProblem(t, http.StatusNotFound, "not_found")
+				r := a.on(t).do(rt.method, sp, body, nil)
+				if rt.method == http.MethodHead { // no body to hold the problem
+					if r.status != http.StatusNotFound {
+						t.Errorf("HEAD %s = %d, want 404", sp, r.status)
+					}
+					return
+				}
+				r.wantProblem(t, http.StatusNotFound, "not_found")
 			})
 		}
 	}

@@ -110,6 +110,9 @@ type Options struct {
 	ReconcileBatch int
 	// Ready reports whether dependencies answer, for Health; nil means always ready.
 	Ready func(ctx context.Context) error
+	// CallbackPoll bounds how long a Callback keeps reading a Face session that is Running
+	// (default 3 s; design §3: a few seconds at most).
+	CallbackPoll time.Duration
 }
 
 // Server serves every function of the app.
@@ -158,6 +161,9 @@ func New(deps Deps, settings Settings, opts *Options) *Server {
 	}
 	if o.ReconcileBatch <= 0 {
 		o.ReconcileBatch = 100
+	}
+	if o.CallbackPoll <= 0 {
+		o.CallbackPoll = defaultCallbackPoll
 	}
 	if settings.AbandonAfter <= 0 {
 		settings.AbandonAfter = 120 * time.Second

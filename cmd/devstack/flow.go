@@ -5,25 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
-
-	"github.com/liveness-quicklink/functions/internal/standin/facestub"
-	"github.com/liveness-quicklink/functions/internal/standin/quicklinkstub"
 )
-
-// standInHandler serves the Face stand-in and, beside it on the same listener, the quick link
-// stand-in over its sessions, as cmd/standin does: Face under /face/ and its controls under
-// /_stub/, everything else (POST /api/quicklink, the capture page at /, /capture/…, the
-// /_quicklink/ controls) quick link. QUICKLINK_ENDPOINT is then the Face stand-in's URL.
-func standInHandler(face *facestub.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/face/", face)
-	mux.Handle("/_stub/", face)
-	mux.Handle("/", quicklinkstub.New(face, nil))
-	return mux
-}
 
 // flowSettings adds what the quick link flow needs to the settings: links on the quick link
 // stand-in (faceURL) whose signed callbacks reach the app at appURL and send the browser back to

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
@@ -151,34 +149,3 @@ func TestFlowSettings(t *testing.T) {
 		t.Errorf("without a demo, RETURN_URL_ALLOWED_ORIGINS was set to %q", a["RETURN_URL_ALLOWED_ORIGINS"])
 	}
 }
-
-// One listener serves Face (and its controls) and quick link.
-func TestStandInHandlerServesFaceAndQuickLink(t *testing.T) {
-	h := standInHandler(facestub.New(&facestub.Options{APIKey: "k"}))
-	for _, c := range []struct {
-		method, path string
-		header       map[string]string
-		want         int
-	}{
-		{"POST", "/face/v1.2/detectLiveness-sessions", nil, http.StatusUnauthorized}, // Face: no key
-		{"GET", "/_stub/stats", nil, http.StatusOK},
-		{"POST", "/api/quicklink", map[string]string{"Authorization": "Bearer never-issued"}, http.StatusUnauthorized},
-	} {
-		req := httptestRequest(c.method, c.path, c.header)
-		rec := newRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != c.want {
-			t.Errorf("%s %s = %d, want %d\n%s", c.method, c.path, rec.Code, c.want, rec.Body)
-		}
-	}
-}
-
-func httptestRequest(method, path string, header map[string]string) *http.Request {
-	r := httptest.NewRequest(method, path, nil)
-	for k, v := range header {
-		r.Header.Set(k, v)
-	}
-	return r
-}
-
-func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

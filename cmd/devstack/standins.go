@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
+	"github.com/liveness-quicklink/functions/internal/standin/quicklinkstub"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
 )
 
@@ -69,7 +70,7 @@ func startStandIns(log *slog.Logger, p ports, hostStorage bool, tailBin string) 
 		st.stop(log)
 		return nil, fmt.Errorf("face stand-in: %w", err)
 	}
-	st.faceSrv = &http.Server{Handler: standInHandler(st.face), ReadHeaderTimeout: 10 * time.Second}
+	st.faceSrv = &http.Server{Handler: quicklinkstub.Beside(st.face, quicklinkstub.New(st.face, nil)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = st.faceSrv.Serve(ln) }()
 	st.faceURL = fmt.Sprintf("http://127.0.0.1:%d", p.face)
 

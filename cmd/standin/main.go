@@ -63,11 +63,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	stub := facestub.New(&facestub.Options{APIKey: *apiKey, Logger: log})
 	quick := quicklinkstub.New(stub, &quicklinkstub.Options{Logger: log,
 		Settings: quicklinkstub.Settings{ReturnMode: mode, AppendParams: *appendParams}})
-	mux := http.NewServeMux()
-	mux.Handle("/face/", stub)
-	mux.Handle("/_stub/", stub)
-	mux.Handle("/", quick)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: quicklinkstub.Beside(stub, quick), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "LISTENING %s\n", ln.Addr())
