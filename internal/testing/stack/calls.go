@@ -13,8 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
-// Seen keeps every answer body the stack's calls received (GetSession, Reconcile, the
-// stand-in's controls), for the secret scan.
+// Seen keeps every answer body of the app the stack's calls received (GetSession, Reconcile,
+// Fetch; not the stand-in's controls, which exist to hand out secrets), for the secret scan.
 type Seen struct {
 	mu      sync.Mutex
 	answers []Answer
@@ -88,7 +88,7 @@ func (s *Stack) IssuedTokens(ctx context.Context) ([]string, error) {
 	var out struct {
 		Tokens []string `json:"tokens"`
 	}
-	return out.Tokens, s.getJSON(ctx, s.StandinURL+"/_stub/issued-tokens", &out)
+	return out.Tokens, s.control(ctx, s.StandinURL+"/_stub/issued-tokens", &out)
 }
 
 // IssuedLinkIDs is every quick link id (the `s` value) the stand-in issued.
@@ -96,7 +96,7 @@ func (s *Stack) IssuedLinkIDs(ctx context.Context) ([]string, error) {
 	var out struct {
 		LinkIDs []string `json:"linkIds"`
 	}
-	return out.LinkIDs, s.getJSON(ctx, s.StandinURL+"/_quicklink/issued", &out)
+	return out.LinkIDs, s.control(ctx, s.StandinURL+"/_quicklink/issued", &out)
 }
 
 // TableRows is every entity of every table in Azurite, each as the JSON the service returned.
@@ -128,8 +128,9 @@ func (s *Stack) TableRows(ctx context.Context) ([]string, error) {
 	return rows, nil
 }
 
-func (s *Stack) getJSON(ctx context.Context, url string, out any) error {
-	body, err := s.call(ctx, http.MethodGet, url, "", nil, http.StatusOK)
+// control reads one of the stand-in's controls into out; Seen does not keep its answer.
+func (s *Stack) control(ctx context.Context, url string, out any) error {
+	body, err := s.send(ctx, http.MethodGet, url, "", nil, http.StatusOK, false)
 	if err != nil {
 		return err
 	}
@@ -142,6 +143,10 @@ func (s *Stack) getJSON(ctx context.Context, url string, out any) error {
 // call sends one request and returns the answer's body, which Seen keeps; an answer other than
 // want is an error carrying the body.
 func (s *Stack) call(ctx context.Context, method, url, contentType string, body []byte, want int) ([]byte, error) {
+	return s.send(ctx, method, url, contentType, body, want, true)
+}
+
+func (s *Stack) send(ctx context.Context, method, url, contentType string, body []byte, want int, keep bool) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -158,7 +163,9 @@ func (s *Stack) call(ctx context.Context, method, url, contentType string, body 
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, url, err)
 	}
-	s.Seen.add(method+" "+url, b)
+	if keep {
+		s.Seen.add(method+" "+url, b)
+	}
 	if resp.StatusCode != want {
 		return b, fmt.Errorf("%s %s: %s, want %d: %s", method, url, resp.Status, want, strings.TrimSpace(string(b)))
 	}

@@ -96,6 +96,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 }
 
 func (s *Stack) start(ctx context.Context, o Options) (err error) {
+	// Azurite runs in another folder: a relative root would not find it.
+	if o.Root, err = filepath.Abs(o.Root); err != nil {
+		return err
+	}
 	if s.dir, err = os.MkdirTemp("", "stack-"); err != nil {
 		return err
 	}
