@@ -25,7 +25,7 @@ PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) \
 # How often `make run` plays the Reconcile timer (under Core Tools the host runs it).
 RECONCILE_EVERY ?= 1m
 
-.PHONY: all deps build run func-app func-start test vet bench fuzz fmt clean package check-bicep deploy
+.PHONY: all deps build run func-app func-start test vet bench fuzz fmt clean package check-bicep deploy chromium screenshots
 
 all: build
 
@@ -61,11 +61,16 @@ func-start: deps func-app
 vet:
 	$(GO) vet ./...
 
-# Every test: unit, spec validation, integration against Azurite, host contract, the Bicep
-# syntax check and policy tests (infra/), packaging. Each package starts and stops its own
-# services on free ports. The host contract then runs again against the staged package and the
-# folder `make func-start` runs.
-test: deps vet check-bicep package func-app
+# Headless Chromium for the browser suite (internal/testing/e2e) and `make screenshots`:
+# Debian's chromium package, installed when missing (needs root, as in CI).
+chromium:
+	./scripts/ensure-chromium.sh
+
+# Every test: unit, spec validation, integration against Azurite, host contract, the browser
+# suite in headless Chromium, the Bicep syntax check and policy tests (infra/), packaging. Each
+# package starts and stops its own services on free ports. The host contract then runs again
+# against the staged package and the folder `make func-start` runs.
+test: deps chromium vet check-bicep package func-app
 	$(GO) test -race -count=1 ./...
 	HOSTCONTRACT_APP_ROOT=$(CURDIR)/$(DIST)/app $(GO) test -count=1 ./hostcontract/...
 	HOSTCONTRACT_APP_ROOT=$(CURDIR)/$(FUNC)/app $(GO) test -count=1 ./hostcontract/...
@@ -83,6 +88,11 @@ check-bicep: deps
 # AZURE_LOCATION for a new group); DEPLOY_ARGS passes options and Bicep parameters (name=value).
 deploy: package
 	./scripts/deploy.sh $(DEPLOY_ARGS)
+
+# PNGs of the demo's pages and the capture page for the README (docs/images/), taken in headless
+# Chromium by the browser suite's own code on a local stack of free ports.
+screenshots: deps chromium
+	$(GO) run ./cmd/screenshots -out docs/images
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
