@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
 )
 
 // quickLinkGate stands in front of the quick link stand-in: it counts the calls that reach the
