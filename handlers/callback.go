@@ -65,7 +65,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := detached(r, callbackBudget)
 	defer cancel()
-	sess, err := s.settleReturn(ctx, id)
+	sess, err := s.settleReturn(ctx, r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -112,8 +112,9 @@ func (s *Server) verifyCallback(id string, q url.Values) error {
 // of a finished attempt through the shared finish path, else the return itself. A session already
 // final is answered as it is, without asking Face. When another writer moves the session meanwhile
 // it reads and decides again, at most callbackDecisions times (then ErrConflict). Repeating it is
-// safe: the first finish or return wins, and every later call finds it.
-func (s *Server) settleReturn(ctx context.Context, id string) (*liveness.Session, error) {
+// safe: the first finish or return wins, and every later call finds it. waitCtx is the caller's:
+// when it ends (the browser left) nothing more is read or recorded for it.
+func (s *Server) settleReturn(ctx, waitCtx context.Context, id string) (*liveness.Session, error) {
 	for range callbackDecisions {
 		sess, err := s.store.GetSession(ctx, id)
 		if err != nil {
@@ -122,7 +123,7 @@ func (s *Server) settleReturn(ctx context.Context, id string) (*liveness.Session
 		if sess.Status.Final() {
 			return sess, nil
 		}
-		fs, err := s.pollFace(ctx, sess)
+		fs, err := s.sharedPoll(ctx, waitCtx, sess)
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +181,25 @@ func (s *Server) abandonDue(sess *liveness.Session) time.Time {
 	return sess.ReturnedAt.Add(s.settings.AbandonAfter)
 }
 
+// sharedPoll is pollFace, shared by the callbacks of one session that arrive while it runs: a
+// callback is anonymous (its link is all it needs), so a burst of them, or clients that hang up and
+// call again, must not multiply the reads of the Face resource every user shares. Each caller
+// waits on its own waitCtx; the poll itself runs on ctx's values with its own bound.
+func (s *Server) sharedPoll(ctx, waitCtx context.Context, sess *liveness.Session) (*face.Session, error) {
+	ch := s.polls.DoChan(sess.ID, func() (any, error) {
+		pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallbackPoll+callbackPollInterval)
+		defer cancel()
+		return s.pollFace(pollCtx, sess)
+	})
+	select {
+	case <-waitCtx.Done():
+		return nil, fmt.Errorf("callback: the caller left while Face was read: %w", waitCtx.Err())
+	case res := <-ch:
+		fs, _ := res.Val.(*face.Session)
+		return fs, res.Err
+	}
+}
+
 // pollFace reads the Face session, again every callbackPollInterval while it is Running, for at
 // most Options.CallbackPoll of wall time (what the browser waits): the user may be back a moment
 // before Face has the result. It returns the last read, or nil when the Face session is gone.
@@ -207,17 +227,27 @@ func (s *Server) pollFace(ctx context.Context, sess *liveness.Session) (*face.Se
 	}
 }
 
-// returnTarget is the session's stored returnUrl with sessionId and status set in its query (the
-// rest of its query kept). Nothing of the callback's request reaches it.
+// returnTarget is the session's stored returnUrl with sessionId and status set in its query.
+// The rest of its query is kept as stored, byte for byte and in order (parsing and encoding it
+// again would drop pairs it cannot parse and reorder the rest); only pairs named sessionId or
+// status give way. Nothing of the callback's request reaches it.
 func returnTarget(sess *liveness.Session) (string, error) {
 	u, err := url.Parse(sess.ReturnURL)
 	if err != nil {
 		return "", fmt.Errorf("callback: the stored returnUrl does not parse: %w", err)
 	}
-	q := u.Query()
-	q.Set("sessionId", sess.ID)
-	q.Set("status", string(sess.Status))
-	u.RawQuery = q.Encode()
+	var kept []string
+	if u.RawQuery != "" {
+		for pair := range strings.SplitSeq(u.RawQuery, "&") {
+			key, _, _ := strings.Cut(pair, "=")
+			if k, err := url.QueryUnescape(key); err == nil && (k == "sessionId" || k == "status") {
+				continue
+			}
+			kept = append(kept, pair)
+		}
+	}
+	kept = append(kept, "sessionId="+url.QueryEscape(sess.ID), "status="+url.QueryEscape(string(sess.Status)))
+	u.RawQuery, u.ForceQuery = strings.Join(kept, "&"), false
 	return u.String(), nil
 }
 

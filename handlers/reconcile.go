@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/face"
@@ -152,7 +153,14 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem, ann *a
 			s.log.WarnContext(ctx, "reconcile: abandon entry without a recorded return; dropped", slog.String("sessionId", sess.ID))
 			break
 		}
-		if _, err := s.finishFromFace(ctx, sess, liveness.StatusAbandoned); err != nil {
+		_, err := s.finishFromFace(ctx, sess, liveness.StatusAbandoned)
+		if errors.Is(err, errAttemptRunning) {
+			// The user is in the middle of an attempt (the return was early, or a link scanner's):
+			// look again one abandon period later; the expiry entry still bounds the session.
+			next := liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: s.now().Add(s.settings.AbandonAfter)}
+			return false, s.refile(ctx, item, next)
+		}
+		if err != nil {
 			return false, err
 		}
 		finalized = true
@@ -181,10 +189,15 @@ func (s *Server) refile(ctx context.Context, item, next liveness.DueItem) error 
 	return nil
 }
 
+// errAttemptRunning is finishFromFace's refusal to record abandoned while Face reports an attempt
+// under way: the user is still there.
+var errAttemptRunning = errors.New("an attempt is under way at Face")
+
 // finishFromFace finishes sess with what Face says: the latest finished attempt's outcome, else
 // the fallback status (expired, abandoned, or canceled for CancelSession, which reads sess.Status
 // afterwards to learn which). A Face session that is gone counts as no attempt. It answers as
-// finish does.
+// finish does, and errAttemptRunning, recording nothing, for abandoned while Face reports the
+// session Running.
 func (s *Server) finishFromFace(ctx context.Context, sess *liveness.Session, fallback liveness.Status) (unannounced, err error) {
 	fs, err := s.face.Get(ctx, faceKind(sess.Kind), sess.ID)
 	if err != nil && !face.IsNotFound(err) {
@@ -195,6 +208,8 @@ func (s *Server) finishFromFace(ctx context.Context, sess *liveness.Session, fal
 		sess.FaceDeleted = true // nothing left at Face to revoke
 	} else if st, o, ok := outcomeOf(fs); ok {
 		status, outcome = st, o
+	} else if fallback == liveness.StatusAbandoned && strings.EqualFold(fs.Status, "Running") {
+		return nil, errAttemptRunning
 	}
 	// A conflict means another writer moved the session: its entries decide on the next run.
 	return s.finish(ctx, sess, status, outcome)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/liveness-quicklink/functions/internal/callbackurl"
 	"github.com/liveness-quicklink/functions/internal/events"
@@ -128,9 +129,10 @@ type Server struct {
 	readiness readiness
 	starting  bool // a placeholder that answers ErrStarting (see Starting)
 
-	faceWatch *faceWatch // the Face signal of Health; nil without a Face client
-	sends     sendPause  // inline sends skipped after one failed
-	linkTurns linkTurns  // IssueLink requests for one session take turns
+	faceWatch *faceWatch         // the Face signal of Health; nil without a Face client
+	sends     sendPause          // inline sends skipped after one failed
+	polls     singleflight.Group // one Face poll per session for the callbacks that wait on it
+	linkTurns linkTurns          // IssueLink requests for one session take turns
 }
 
 const defaultMaxBodyBytes = 9 << 20 // 6 MB of image is 8 MB of base64, plus the other fields
