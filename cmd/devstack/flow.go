@@ -62,7 +62,7 @@ func (st *stack) startDemo(ctx context.Context, bin, apiURL string, port int) er
 	if err != nil {
 		return err
 	}
-	if err := waitHealthy(ctx, demoURL(port)+"/", demo, 30*time.Second); err != nil {
+	if err := demo.WaitHealthy(ctx, demoURL(port)+"/", 30*time.Second); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return nil

@@ -48,7 +48,7 @@ func runFunc(ctx context.Context, log *slog.Logger, dir, tailBin string, p ports
 		return err
 	}
 	// The host answers before the handler is ready; health comes from the handler itself.
-	if err := waitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), host, 120*time.Second); err != nil {
+	if err := host.WaitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), 120*time.Second); err != nil {
 		return fmt.Errorf("func start: %w", err)
 	}
 	printWelcome(appURL, st, "  (run by Core Tools from "+dir+"; the host runs Reconcile on RECONCILE_SCHEDULE)\n", 0)

@@ -80,7 +80,7 @@ func runHandler(ctx context.Context, log *slog.Logger, handlerBin, tailBin, demo
 	if err != nil {
 		return err
 	}
-	if err := waitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), handler, 30*time.Second); err != nil {
+	if err := handler.WaitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/health", p.app), 30*time.Second); err != nil {
 		return fmt.Errorf("handler: %w", err)
 	}
 	appURL := fmt.Sprintf("http://localhost:%d", p.app)

@@ -152,30 +152,6 @@ func (st *stack) stop(log *slog.Logger) {
 	log.Info("all processes stopped")
 }
 
-// waitHealthy polls url until it answers 200, the process exits or limit passes.
-func waitHealthy(ctx context.Context, url string, p *services.Process, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not healthy within %v", url, limit)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.Done():
-			return fmt.Errorf("exited before it was healthy: %v", p.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 // stdoutMu keeps the lines of concurrent children whole.
 var stdoutMu sync.Mutex
 

@@ -1,10 +1,12 @@
 package services
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -151,4 +153,30 @@ func CheckFree(port int) error {
 		l.Close()
 	}
 	return nil
+}
+
+// WaitHealthy polls url until it answers 200; it fails when the process exits first, when limit
+// passes, or when ctx ends. Each poll waits at most 5 s for its answer.
+func (p *Process) WaitHealthy(ctx context.Context, url string, limit time.Duration) error {
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not healthy within %v", url, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.Done():
+			return fmt.Errorf("exited before it was healthy: %v", p.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

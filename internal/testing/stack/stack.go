@@ -160,7 +160,7 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := s.waitHealthy(ctx, s.HandlerURL+"/api/health", handler); err != nil {
+	if err := handler.WaitHealthy(ctx, s.HandlerURL+"/api/health", readyTimeout); err != nil {
 		return fmt.Errorf("handler: %w; its output:\n%s", err, handler.Output())
 	}
 
@@ -239,29 +239,6 @@ func (s *Stack) startListening(ctx context.Context, name string, args, env []str
 		return "", fmt.Errorf("%s printed no LISTENING line within %v; its output:\n%s", name, readyTimeout, p.Output())
 	case <-ctx.Done():
 		return "", ctx.Err()
-	}
-}
-
-func (s *Stack) waitHealthy(ctx context.Context, url string, p *services.Process) error {
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		resp, err := s.client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not healthy within %v", url, readyTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.Done():
-			return fmt.Errorf("exited before it was healthy: %v", p.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 
