@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -39,9 +40,13 @@ func newTestDemo(t *testing.T, key string) *testDemo {
 	api := newFakeAPI(t)
 	td := serveDemo(t, api.url, key)
 	td.api = api
-	// Whatever a test did, no log line may hold the key, the link or its s value.
+	// Whatever a test did, no log line may hold the key, the link, its s value or an owner token.
 	t.Cleanup(func() {
-		for _, secret := range []string{testKey, fakeLinkURL, fakeLinkID, "secret-signature"} {
+		secrets := []string{testKey, fakeLinkURL, fakeLinkID, "secret-signature"}
+		if c := td.ownerCookie(); c != nil {
+			secrets = append(secrets, c.Value)
+		}
+		for _, secret := range secrets {
 			if strings.Contains(td.logs.String(), secret) {
 				t.Errorf("a log line holds the secret %q:\n%s", secret, td.logs.String())
 			}
@@ -53,8 +58,13 @@ func newTestDemo(t *testing.T, key string) *testDemo {
 // serveDemo serves the demo's handler in front of the API at apiURL, with the function key key.
 func serveDemo(t *testing.T, apiURL, key string) *testDemo {
 	t.Helper()
-	td := &testDemo{t: t, logs: &logsink.Buffer{},
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client is the browser that presses Start: it keeps the cookies the demo sets.
+	td := &testDemo{t: t, logs: &logsink.Buffer{}, client: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	d := &demo{
 		api:       &apiClient{base: apiURL, functionKey: key, http: &http.Client{Timeout: 20 * time.Second}},
 		publicURL: testPublicURL,
@@ -109,6 +119,20 @@ func (td *testDemo) start() string {
 		td.t.Fatalf("POST /start = %d, want 303\n%s", p.status, p.body)
 	}
 	return p.header.Get("Location")
+}
+
+// ownerCookie is the owner cookie the test's browser holds for the session page of fakeID, or nil.
+func (td *testDemo) ownerCookie() *http.Cookie {
+	u, err := url.Parse(td.url + "/sessions/" + fakeID)
+	if err != nil {
+		td.t.Fatal(err)
+	}
+	for _, c := range td.client.Jar.Cookies(u) {
+		if c.Name == ownerCookie {
+			return c
+		}
+	}
+	return nil
 }
 
 // byID is the element with id, or nil.
@@ -516,5 +540,113 @@ func TestRunRefusesBadURLs(t *testing.T) {
 		if err == nil {
 			t.Errorf("run %q succeeded, want an error", args)
 		}
+	}
+}
+
+// Session ids are not secret (log lines, the returnUrl's query, events), so the session page
+// shows the link, a bearer secret, and its QR code only to the browser that pressed Start.
+func TestSessionPageShowsTheLinkOnlyToTheBrowserThatStartedIt(t *testing.T) {
+	td := newTestDemo(t, "")
+	path := td.start()
+	owner := td.ownerCookie()
+	if owner == nil {
+		t.Fatalf("POST /start set no %s cookie for %s", ownerCookie, path)
+	}
+	other, err := url.Parse(td.url + "/return")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := td.client.Jar.Cookies(other); len(cs) != 0 {
+		t.Errorf("the owner cookie is sent beyond the session page: %v", cs)
+	}
+
+	for _, c := range []struct {
+		name   string
+		cookie string // "" sends none
+		shown  bool
+	}{
+		{"the browser that started it", owner.Value, true},
+		{"another client without a cookie", "", false},
+		{"a wrong cookie value", newOwnerToken(), false},
+		{"the right value with one more character", owner.Value + "A", false},
+		{"the right value cut short", owner.Value[:len(owner.Value)-1], false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, td.url+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: ownerCookie, Value: c.cookie})
+			}
+			resp, err := http.DefaultClient.Do(req) // no jar: only the cookie set above
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			doc, err := html.Parse(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &page{status: resp.StatusCode, header: resp.Header, body: string(b), doc: doc}
+			if p.status != http.StatusOK || p.text("status") != "linkIssued" || p.text("session-id") != fakeID {
+				t.Errorf("GET %s = %d #session-id %q #status %q, want 200 with the session and linkIssued", path, p.status, p.text("session-id"), p.text("status"))
+			}
+			if c.shown {
+				if a := p.byID("link"); a == nil || attr(a, "href") != fakeLinkURL {
+					t.Errorf("the starting browser gets no #link %q:\n%s", fakeLinkURL, p.body)
+				}
+				if got := qrOf(t, p); got != fakeSvg {
+					t.Errorf("the starting browser's QR code = %q, want %q", got, fakeSvg)
+				}
+				return
+			}
+			if p.byID("link") != nil || p.byID("qr") != nil || strings.Contains(p.body, fakeLinkID) || strings.Contains(p.body, "base64,") {
+				t.Errorf("the link or its QR code reached a browser that did not start the session:\n%s", p.body)
+			}
+			if got := p.text("link-note"); !strings.Contains(got, "only in the browser that started") {
+				t.Errorf("#link-note = %q, want it to say the link is shown only in the browser that started the session", got)
+			}
+		})
+	}
+}
+
+// The owner cookie: random 32 bytes, base64url, kept from scripts and from other sites'
+// requests, scoped to the session's page, and Secure when the demo is reached over https.
+func TestStartSetsAStrictHttpOnlyOwnerCookieForTheSessionPage(t *testing.T) {
+	for _, c := range []struct {
+		publicURL string
+		secure    bool
+	}{{"http://127.0.0.1:8080", false}, {"https://demo.example.test", true}} {
+		t.Run(c.publicURL, func(t *testing.T) {
+			api := newFakeAPI(t)
+			d := &demo{api: &apiClient{base: api.url, http: &http.Client{Timeout: 20 * time.Second}},
+				publicURL: c.publicURL, links: newLinkStore(time.Now), log: slog.New(slog.DiscardHandler)}
+			var values []string
+			for range 2 {
+				rec := httptest.NewRecorder()
+				d.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/start", nil))
+				cs := rec.Result().Cookies()
+				if rec.Code != http.StatusSeeOther || len(cs) != 1 {
+					t.Fatalf("POST /start = %d with cookies %v, want 303 and one cookie", rec.Code, cs)
+				}
+				got := cs[0]
+				want := http.Cookie{Name: ownerCookie, Value: got.Value, Path: "/sessions/" + fakeID,
+					HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure}
+				if diff := cmp.Diff(want, *got, cmp.FilterPath(func(p cmp.Path) bool {
+					return p.Last().String() == ".Raw" || p.Last().String() == ".Quoted"
+				}, cmp.Ignore())); diff != "" {
+					t.Errorf("owner cookie (-want +got):\n%s", diff)
+				}
+				if b, err := base64.RawURLEncoding.DecodeString(got.Value); err != nil || len(b) != 32 {
+					t.Errorf("owner cookie value %q is not 32 bytes of base64url (%d bytes, %v)", got.Value, len(b), err)
+				}
+				values = append(values, got.Value)
+			}
+			if values[0] == values[1] {
+				t.Errorf("two Starts set the same owner value %q", values[0])
+			}
+		})
 	}
 }

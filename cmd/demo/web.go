@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -43,7 +44,13 @@ func (d *demo) index(w http.ResponseWriter, r *http.Request) {
 	d.render(w, http.StatusOK, "index", map[string]any{"Title": "Start"})
 }
 
-// start is StartSession with a link and its QR code, server-side, then a 303 to the session page.
+// ownerCookie names the cookie that binds a session's link to the browser that pressed Start:
+// the link is a bearer secret, and session ids are not secret (they are in log lines, in the
+// returnUrl's query and in events), so knowing an id must not be enough to read the link.
+const ownerCookie = "demo_link_owner"
+
+// start is StartSession with a link and its QR code, server-side, then a 303 to the session page
+// with the owner cookie that page asks for before it shows the link.
 func (d *demo) start(w http.ResponseWriter, r *http.Request) {
 	s, err := d.api.startSession(r.Context(), d.publicURL+"/return")
 	if err != nil {
@@ -51,12 +58,25 @@ func (d *demo) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := sessionID(s.SessionID) // checked by startSession
-	d.links.put(id, *s.Link)
+	owner := newOwnerToken()
+	d.links.put(id, *s.Link, owner)
+	// Scoped to this session's page: Strict keeps it off requests other sites start, HttpOnly
+	// keeps it from scripts, and Secure follows the scheme browsers reach the demo by.
+	http.SetCookie(w, &http.Cookie{Name: ownerCookie, Value: owner, Path: "/sessions/" + id,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(d.publicURL, "https://")})
 	d.log.Info("session started", slog.String("sessionId", id))
 	http.Redirect(w, r, "/sessions/"+id, http.StatusSeeOther)
 }
 
-// session shows the link, its QR code and the status GetSession reports.
+// newOwnerToken is 32 random bytes, base64url: a value no other browser can guess.
+func newOwnerToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand crashes the program instead)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// session shows the status GetSession reports and, to the browser that started the session
+// only (its owner cookie), the link and its QR code.
 func (d *demo) session(w http.ResponseWriter, r *http.Request) {
 	id, ok := d.pathID(w, r)
 	if !ok {
@@ -68,14 +88,26 @@ func (d *demo) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := map[string]any{"Title": "Session", "ID": id, "Status": s.Status, "Final": final(s.Status)}
-	if l, ok := d.links.get(id); ok {
-		if u, ok := linkURL(l.URL); ok {
-			data["HasLink"], data["LinkURL"] = true, u
-			data["ExpiresAt"] = l.ExpiresAt.UTC().Format(time.RFC1123)
-			data["QR"] = qrImage(l.QRSvg)
-		}
+	if l, held, owned := d.ownedLink(r, id); !owned {
+		data["NotOwner"] = held
+	} else if u, ok := linkURL(l.URL); ok {
+		data["HasLink"], data["LinkURL"] = true, u
+		data["ExpiresAt"] = l.ExpiresAt.UTC().Format(time.RFC1123)
+		data["QR"] = qrImage(l.QRSvg)
 	}
 	d.render(w, http.StatusOK, "session", data)
+}
+
+// ownedLink is session id's link when one of the request's owner cookies is the one Start set;
+// held reports whether the demo holds a link for id at all.
+func (d *demo) ownedLink(r *http.Request, id string) (l link, held, owned bool) {
+	for _, c := range r.CookiesNamed(ownerCookie) {
+		if l, _, owned := d.links.get(id, c.Value); owned {
+			return l, true, true
+		}
+	}
+	_, held, _ = d.links.get(id, "")
+	return link{}, held, false
 }
 
 // status is the demo's own JSON endpoint the pages poll: {"status": "...", "final": bool}, read
