@@ -126,7 +126,9 @@ func (s *Server) issue(ctx context.Context, sess *liveness.Session, qr qrFormat)
 		if !errors.Is(err, liveness.ErrLinkAlreadyIssued) && !errors.Is(err, liveness.ErrSessionFinalized) {
 			// The service spent the token on a link nobody will see: drop it now rather than
 			// keep a dead secret until the next IssueLink hears the service refuse it.
-			if serr := s.spendToken(ctx, sess.ID); serr != nil && !errors.Is(serr, liveness.ErrLinkUnavailable) {
+			// A write that failed unseen may have recorded the link after all (ErrLinkAlreadyIssued).
+			serr := s.spendToken(ctx, sess.ID)
+			if serr != nil && !errors.Is(serr, liveness.ErrLinkUnavailable) && !errors.Is(serr, liveness.ErrLinkAlreadyIssued) && !errors.Is(serr, liveness.ErrSessionFinalized) {
 				s.log.WarnContext(ctx, "spent Face token not dropped", slog.String("sessionId", sess.ID), slog.String("error", serr.Error()))
 			}
 		}
@@ -136,9 +138,10 @@ func (s *Server) issue(ctx context.Context, sess *liveness.Session, qr qrFormat)
 	return view, nil
 }
 
-// recordLink writes sess, which IssueLink moved to linkIssued handing over token, on the version it was read at, or,
-// when someone else changed the session meanwhile, on the new version, unless that change was
-// another link or the end of the session (the domain's error then drops this link unseen).
+// recordLink writes sess, which IssueLink moved to linkIssued handing over token, on the version
+// it was read at, or, when someone else changed the session meanwhile, on the new version, unless
+// that change was another link or the end of the session (the domain's error then drops this link
+// unseen).
 func (s *Server) recordLink(ctx context.Context, sess *liveness.Session, token string) error {
 	for range 3 {
 		err := s.store.UpdateSession(ctx, sess)
