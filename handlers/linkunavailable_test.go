@@ -176,3 +176,37 @@ func TestIssueLinkRecordedAfterAnotherDroppedTheToken(t *testing.T) {
 	a.checkNoToken(t, sess.SessionID)
 	a.link(sess.SessionID, nil).wantProblem(t, http.StatusConflict, "link_already_issued")
 }
+
+// A quick link call whose connection drops is transient: 503, the token kept, and the link issued
+// once the service answers again.
+func TestIssueLinkConnectionDropped(t *testing.T) {
+	var drop atomic.Bool
+	a := newApp(t, &appOptions{QuickLinks: func(stub http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/quicklink" && drop.Load() {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					t.Errorf("hijack: %v", err)
+					return
+				}
+				conn.Close()
+				return
+			}
+			stub.ServeHTTP(w, r)
+		})
+	}})
+	sess := a.start(`{}`)
+	before := a.rows()
+	drop.Store(true)
+	a.link(sess.SessionID, nil).wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+	if after := a.rows(); !mapsEqual(before, after) {
+		t.Errorf("the table changed on a dropped connection: %v → %v", before, after)
+	}
+	drop.Store(false)
+	r := a.link(sess.SessionID, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("IssueLink once the service answers = %d %s, want 201", r.status, r.body)
+	}
+	a.checkLink(t, sess, r.linkOf(t))
+	a.checkNoToken(t, sess.SessionID)
+}
