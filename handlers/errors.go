@@ -49,6 +49,7 @@ var problemTable = []struct {
 	{errRouteNotFound, problemKind{http.StatusNotFound, "not_found", "No such resource.", 0}},
 	{liveness.ErrNotFound, problemKind{http.StatusNotFound, "session_not_found", "The session does not exist.", 0}},
 	{liveness.ErrLinkAlreadyIssued, problemKind{http.StatusConflict, "link_already_issued", "The session already has a link.", 0}},
+	{liveness.ErrLinkUnavailable, problemKind{http.StatusConflict, "link_unavailable", "The session's token can no longer be swapped for a link; cancel the session and start a new one.", 0}},
 	{liveness.ErrSessionFinalized, problemKind{http.StatusConflict, "session_finalized", "The session is already finished.", 0}},
 	{liveness.ErrIdempotencyKeyReused, problemKind{http.StatusConflict, "idempotency_key_reused", "The Idempotency-Key was used with a different request.", 0}},
 	{liveness.ErrIdempotencyInFlight, problemKind{http.StatusConflict, "request_in_progress", "A request with this Idempotency-Key is still in progress.", 1}},

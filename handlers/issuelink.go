@@ -105,9 +105,10 @@ func (s *Server) issueLink(w http.ResponseWriter, r *http.Request) error {
 // is always answered.
 //
 // Errors: liveness.ErrLinkAlreadyIssued or ErrSessionFinalized from the domain (also when
-// another request recorded its link first); ErrUpstreamUnavailable (503) when the quick link
-// service fails; the store's errors for the write; liveness.ErrConflict when the session kept
-// changing.
+// another request recorded its link first); liveness.ErrLinkUnavailable when the service refused
+// the token, now or before (see quickLinkFailed); ErrUpstreamUnavailable (503) when the quick
+// link service fails otherwise; the store's errors for the write; liveness.ErrConflict when the
+// session kept changing.
 func (s *Server) issue(ctx context.Context, sess *liveness.Session, qr qrFormat) (*linkView, error) {
 	token, err := sess.IssueLink(s.now())
 	if err != nil {
@@ -115,44 +116,56 @@ func (s *Server) issue(ctx context.Context, sess *liveness.Session, qr qrFormat)
 	}
 	linkID, err := s.quickLinks.Create(ctx, token)
 	if err != nil {
-		// A token the service refuses was most likely swapped by a request on another instance:
-		// if that one is recorded by now, say so rather than 503.
-		if stored, rerr := s.store.GetSession(ctx, sess.ID); rerr == nil {
-			if _, derr := stored.IssueLink(s.now()); errors.Is(derr, liveness.ErrLinkAlreadyIssued) || errors.Is(derr, liveness.ErrSessionFinalized) {
-				return nil, fmt.Errorf("issue a link: %w (the quick link call failed: %v)", derr, err)
-			}
-		}
-		return nil, quickLinkError(err)
+		return nil, s.quickLinkFailed(ctx, sess.ID, err)
 	}
 	view, err := s.linkView(sess, linkID, qr)
+	if err == nil {
+		err = s.recordLink(ctx, sess, token)
+	}
 	if err != nil {
+		if !errors.Is(err, liveness.ErrLinkAlreadyIssued) && !errors.Is(err, liveness.ErrSessionFinalized) {
+			// The service spent the token on a link nobody will see: drop it now rather than
+			// keep a dead secret until the next IssueLink hears the service refuse it.
+			// A write that failed unseen may have recorded the link after all (ErrLinkAlreadyIssued).
+			serr := s.spendToken(ctx, sess.ID)
+			if serr != nil && !errors.Is(serr, liveness.ErrLinkUnavailable) && !errors.Is(serr, liveness.ErrLinkAlreadyIssued) && !errors.Is(serr, liveness.ErrSessionFinalized) {
+				s.log.WarnContext(ctx, "spent Face token not dropped", slog.String("sessionId", sess.ID), slog.String("error", serr.Error()))
+			}
+		}
 		return nil, err
 	}
+	s.log.InfoContext(ctx, "link issued", slog.String("sessionId", sess.ID))
+	return view, nil
+}
+
+// recordLink writes sess, which IssueLink moved to linkIssued handing over token, on the version
+// it was read at, or, when someone else changed the session meanwhile, on the new version, unless
+// that change was another link or the end of the session (the domain's error then drops this link
+// unseen).
+func (s *Server) recordLink(ctx context.Context, sess *liveness.Session, token string) error {
 	for range 3 {
 		err := s.store.UpdateSession(ctx, sess)
 		if !errors.Is(err, liveness.ErrConflict) {
 			if err != nil {
-				return nil, fmt.Errorf("record the link: %w", err)
+				return fmt.Errorf("record the link: %w", err)
 			}
-			s.log.InfoContext(ctx, "link issued", slog.String("sessionId", sess.ID))
-			return view, nil
+			return nil
 		}
-		// Someone else changed the session since it was read: when that was another link or the
-		// end of the session, this link is dropped unseen; otherwise record it on the new version.
 		fresh, err := s.store.GetSession(ctx, sess.ID)
 		if err != nil {
-			return nil, fmt.Errorf("record the link: %w", err)
+			return fmt.Errorf("record the link: %w", err)
 		}
-		freshToken, err := fresh.IssueLink(sess.LinkIssuedAt)
-		if err != nil {
-			return nil, fmt.Errorf("record the link: %w", err)
+		// The token may have been dropped meanwhile by a request whose swap the service refused
+		// because this one had spent it: the link is still this one's to record.
+		if fresh.AuthToken != "" && fresh.AuthToken != token {
+			return errors.New("record the link: the stored Face token changed while the link was issued")
 		}
-		if freshToken != token {
-			return nil, errors.New("record the link: the stored Face token changed while the link was issued")
+		if err := fresh.LinkSwapped(sess.LinkIssuedAt); err != nil {
+			return fmt.Errorf("record the link: %w", err)
 		}
 		*sess = *fresh
 	}
-	return nil, fmt.Errorf("record the link: %w", liveness.ErrConflict)
+	return fmt.Errorf("record the link: %w", liveness.ErrConflict)
 }
 
 // linkView composes sess's link from the quick link id and a callback URL signed for the whole

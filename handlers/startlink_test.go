@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,11 +70,18 @@ func TestStartSessionIssueLinkReplayHasNoLink(t *testing.T) {
 }
 
 // When the quick link call fails, the start leaves nothing: the Face session is deleted, no row
-// is left, and the answer is the error.
+// is left, and the answer is 503, also when the service refused the token it was just given (the
+// start is undone, so a retry starts afresh: no link_unavailable here).
 func TestStartSessionIssueLinkFailureLeavesNothing(t *testing.T) {
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusUnauthorized} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) { testStartSessionIssueLinkFailure(t, status) })
+	}
+}
+
+func testStartSessionIssueLinkFailure(t *testing.T, status int) {
 	g := &quickLinkGate{retryAfter: 3}
 	a := newApp(t, &appOptions{QuickLinks: g.wrap})
-	g.refuse.Store(http.StatusServiceUnavailable)
+	g.refuse.Store(int64(status))
 	before := a.rows()
 	key := map[string]string{"Idempotency-Key": "link-fails-" + randomHex(t, 4)}
 	for _, header := range []map[string]string{nil, key} {

@@ -178,6 +178,11 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 	if err != nil {
 		s.discardFaceSession(ctx, sess) // revokes the token, and a link that was made but not recorded
 		s.discardRows(ctx, sess, &due)
+		if errors.Is(err, liveness.ErrLinkUnavailable) {
+			// A token refused moments after Face issued it is the service's fault, and the start
+			// is undone: the client may simply retry it.
+			err = fmt.Errorf("create the quick link: %w (%v)", liveness.ErrUpstreamUnavailable, err)
+		}
 		return nil, nil, err
 	}
 	return sess, link, nil

@@ -9,6 +9,7 @@ var (
 	ErrConflict             = errors.New("concurrent update")      // an ETag no longer matches
 	ErrAlreadyExists        = errors.New("already exists")         // a create-if-absent lost
 	ErrLinkAlreadyIssued    = errors.New("link already issued")    // a session gets one link
+	ErrLinkUnavailable      = errors.New("link unavailable")       // the token can no longer be swapped
 	ErrSessionFinalized     = errors.New("session finalized")      // final states never change
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused") // same key, different body
 	ErrIdempotencyInFlight  = errors.New("idempotent request in flight")

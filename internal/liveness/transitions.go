@@ -9,6 +9,7 @@ import (
 // The transitions of design §4, and only these, change a session's status:
 //
 //	created    --IssueLink--> linkIssued
+//	created    --TokenSpent-> created     (the token dropped: no link can be issued any more)
 //	created    --Returned---> created     (returnedAt set)
 //	linkIssued --Returned---> linkIssued  (returnedAt set)
 //	created | linkIssued --Finish--> completed | failed | abandoned | expired | canceled
@@ -19,8 +20,8 @@ import (
 // link call needs; the session holds no token afterwards (design §5), so the caller writes it back
 // only once the link exists.
 //
-// Errors: ErrLinkAlreadyIssued for linkIssued, ErrSessionFinalized for a final session, and a plain
-// error (a bug: every created session holds its token) when there is no token to hand over.
+// Errors: ErrLinkAlreadyIssued for linkIssued, ErrSessionFinalized for a final session, and
+// ErrLinkUnavailable for a created session whose token was dropped as spent (TokenSpent).
 func (s *Session) IssueLink(now time.Time) (authToken string, err error) {
 	switch {
 	case s.Status.Final():
@@ -30,11 +31,45 @@ func (s *Session) IssueLink(now time.Time) (authToken string, err error) {
 	case s.Status != StatusCreated:
 		return "", fmt.Errorf("issue a link: unknown status %q", s.Status)
 	case s.AuthToken == "":
-		return "", errors.New("issue a link: the session holds no Face auth token")
+		return "", ErrLinkUnavailable
 	}
 	authToken = s.AuthToken
 	s.Status, s.LinkIssuedAt, s.AuthToken = StatusLinkIssued, now, ""
 	return authToken, nil
+}
+
+// TokenSpent records that the quick link service refused the session's Face token (spent, expired
+// or unknown to it): no link can ever be swapped for it, so the session drops the bearer secret
+// (design §5 keeps it only while it can still become a link) and stays created until it ends;
+// IssueLink then answers ErrLinkUnavailable. Repeating it changes nothing.
+//
+// Errors: ErrLinkAlreadyIssued for linkIssued (the token went into a link after all),
+// ErrSessionFinalized for a final session.
+func (s *Session) TokenSpent() error {
+	switch {
+	case s.Status.Final():
+		return ErrSessionFinalized
+	case s.Status == StatusLinkIssued:
+		return ErrLinkAlreadyIssued
+	case s.Status != StatusCreated:
+		return fmt.Errorf("drop a spent token: unknown status %q", s.Status)
+	}
+	s.AuthToken = ""
+	return nil
+}
+
+// LinkSwapped records linkIssued at issuedAt for a link this caller got by swapping the session's
+// token, on a version of the session read after the swap. It is IssueLink for a caller that
+// already holds the link: a token dropped meanwhile (TokenSpent, by a request whose own swap the
+// service refused because this one had spent the token) does not stop it.
+//
+// Errors: ErrLinkAlreadyIssued for linkIssued, ErrSessionFinalized for a final session.
+func (s *Session) LinkSwapped(issuedAt time.Time) error {
+	if err := s.TokenSpent(); err != nil {
+		return err
+	}
+	s.Status, s.LinkIssuedAt = StatusLinkIssued, issuedAt
+	return nil
 }
 
 // Returned records that the user came back through the callback while no attempt had finished.

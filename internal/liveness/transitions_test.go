@@ -23,6 +23,7 @@ func TestTransitions(t *testing.T) {
 		"linkIssued":          {Status: StatusLinkIssued, LinkIssuedAt: t0},
 		"linkIssued+returned": {Status: StatusLinkIssued, LinkIssuedAt: t0, ReturnedAt: returned},
 		"created+returned":    {Status: StatusCreated, AuthToken: "token", ReturnedAt: returned},
+		"created+tokenSpent":  {Status: StatusCreated},
 	}
 	for _, st := range []Status{StatusCompleted, StatusFailed, StatusAbandoned, StatusExpired, StatusCanceled} {
 		states[string(st)] = Session{Status: st, CompletedAt: t0}
@@ -38,6 +39,8 @@ func TestTransitions(t *testing.T) {
 	events := []event{
 		{"IssueLink", func(s *Session) (string, error) { return s.IssueLink(now) }},
 		{"Returned", func(s *Session) (string, error) { return "", s.Returned(now) }},
+		{"TokenSpent", func(s *Session) (string, error) { return "", s.TokenSpent() }},
+		{"LinkSwapped", func(s *Session) (string, error) { return "", s.LinkSwapped(now) }},
 		finish(StatusCompleted, decided),
 		finish(StatusFailed, failure),
 		finish(StatusAbandoned, nil),
@@ -66,6 +69,8 @@ func TestTransitions(t *testing.T) {
 			"Finish(expired)":   {after: finished(from, StatusExpired, nil)},
 			"Finish(canceled)":  {after: finished(from, StatusCanceled, nil)},
 			"IssueLink":         {err: ErrLinkAlreadyIssued},
+			"TokenSpent":        {err: ErrLinkAlreadyIssued},
+			"LinkSwapped":       {err: ErrLinkAlreadyIssued},
 		}
 		if from.ReturnedAt.IsZero() {
 			w["Returned"] = want{after: withReturn(from, now)}
@@ -75,6 +80,14 @@ func TestTransitions(t *testing.T) {
 			issued := from
 			issued.Status, issued.LinkIssuedAt, issued.AuthToken = StatusLinkIssued, now, ""
 			w["IssueLink"] = want{after: &issued, token: "token"}
+			w["LinkSwapped"] = want{after: &issued}
+			spent := from
+			spent.AuthToken = ""
+			w["TokenSpent"] = want{after: &spent}
+			if from.AuthToken == "" {
+				// The token was dropped as spent: no link can be swapped for it any more.
+				w["IssueLink"] = want{err: ErrLinkUnavailable}
+			}
 		}
 		return w
 	}
