@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -125,15 +127,71 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// FreePort returns a loopback TCP port that was free a moment ago. Another process can take it
-// before the caller binds it: starters retry on errPortTaken.
+// FreePort returns a loopback TCP port that was free a moment ago, and that this process has not
+// handed out before. Another process can take it before the caller binds it (starters retry on
+// errPortTaken), so it is drawn at random from below the kernel's ephemeral range: the ports the
+// kernel gives outgoing connections (and port 0 listeners) come from that range, and on a machine
+// running many tests at once one of those was seen taking a port handed out here, between the
+// check and the bind. Without the range (not Linux), or when no port there is free, the kernel
+// picks.
 func FreePort() (int, error) {
+	lo, hi := 15000, ephemeralLow()-1
+	for range 64 {
+		if hi <= lo {
+			break
+		}
+		port := lo + rand.IntN(hi-lo+1)
+		if !claimPort(port) {
+			continue
+		}
+		if CheckFree(port) == nil {
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	claimPort(port)
+	return port, nil
+}
+
+// handedOut are the ports FreePort returned in this process: a port whose user has not bound it
+// yet looks free, and must not be handed out twice.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// claimPort records port as handed out; false when it already was.
+func claimPort(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[port] {
+		return false
+	}
+	handedOut.ports[port] = true
+	return true
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux: ip_local_port_range),
+// or 0 when it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 var errPortTaken = errors.New("port already in use")

@@ -292,3 +292,25 @@ func TestStderrIsKeptApartWhenAsked(t *testing.T) {
 		t.Errorf("Output() = %q, want both streams kept for errors", tail)
 	}
 }
+
+// FreePort hands out distinct ports that bind, below the kernel's ephemeral range where it has one.
+func TestFreePortAvoidsTheEphemeralRange(t *testing.T) {
+	low := ephemeralLow()
+	seen := map[int]bool{}
+	for range 200 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+		if low > 0 && p >= low {
+			t.Errorf("port %d is in the ephemeral range (from %d), where outgoing connections take ports", p, low)
+		}
+		if err := CheckFree(p); err != nil {
+			t.Errorf("port %d handed out but not free: %v", p, err)
+		}
+	}
+}
