@@ -65,7 +65,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := detached(r, callbackBudget)
 	defer cancel()
-	sess, err := s.settleReturn(ctx, r.Context(), id)
+	sess, err := s.settleReturn(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -112,9 +112,8 @@ func (s *Server) verifyCallback(id string, q url.Values) error {
 // of a finished attempt through the shared finish path, else the return itself. A session already
 // final is answered as it is, without asking Face. When another writer moves the session meanwhile
 // it reads and decides again, at most callbackDecisions times (then ErrConflict). Repeating it is
-// safe: the first finish or return wins, and every later call finds it. waitCtx is the caller's:
-// when it ends (the browser left) nothing more is read or recorded for it.
-func (s *Server) settleReturn(ctx, waitCtx context.Context, id string) (*liveness.Session, error) {
+// safe: the first finish or return wins, and every later call finds it.
+func (s *Server) settleReturn(ctx context.Context, id string) (*liveness.Session, error) {
 	for range callbackDecisions {
 		sess, err := s.store.GetSession(ctx, id)
 		if err != nil {
@@ -123,7 +122,7 @@ func (s *Server) settleReturn(ctx, waitCtx context.Context, id string) (*livenes
 		if sess.Status.Final() {
 			return sess, nil
 		}
-		fs, err := s.sharedPoll(ctx, waitCtx, sess)
+		fs, err := s.sharedPoll(ctx, sess)
 		if err != nil {
 			return nil, err
 		}
@@ -183,17 +182,17 @@ func (s *Server) abandonDue(sess *liveness.Session) time.Time {
 
 // sharedPoll is pollFace, shared by the callbacks of one session that arrive while it runs: a
 // callback is anonymous (its link is all it needs), so a burst of them, or clients that hang up and
-// call again, must not multiply the reads of the Face resource every user shares. Each caller
-// waits on its own waitCtx; the poll itself runs on ctx's values with its own bound.
-func (s *Server) sharedPoll(ctx, waitCtx context.Context, sess *liveness.Session) (*face.Session, error) {
+// call again, must not multiply the reads of the Face resource every user shares. Callers wait on
+// ctx, their detached context: a browser that left still has its return (or outcome) recorded.
+func (s *Server) sharedPoll(ctx context.Context, sess *liveness.Session) (*face.Session, error) {
 	ch := s.polls.DoChan(sess.ID, func() (any, error) {
 		pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallbackPoll+callbackPollInterval)
 		defer cancel()
 		return s.pollFace(pollCtx, sess)
 	})
 	select {
-	case <-waitCtx.Done():
-		return nil, fmt.Errorf("callback: the caller left while Face was read: %w", waitCtx.Err())
+	case <-ctx.Done():
+		return nil, fmt.Errorf("callback: reading the Face session: %w", ctx.Err())
 	case res := <-ch:
 		fs, _ := res.Val.(*face.Session)
 		return fs, res.Err
@@ -228,9 +227,10 @@ func (s *Server) pollFace(ctx context.Context, sess *liveness.Session) (*face.Se
 }
 
 // returnTarget is the session's stored returnUrl with sessionId and status set in its query.
-// The rest of its query is kept as stored, byte for byte and in order (parsing and encoding it
-// again would drop pairs it cannot parse and reorder the rest); only pairs named sessionId or
-// status give way. Nothing of the callback's request reaches it.
+// The rest of its query is kept as stored, in order (parsing and encoding it again would drop pairs
+// it cannot parse and reorder the rest), with only bytes a header must not carry raw (non-ASCII,
+// controls, space) percent-encoded; pairs whose key is sessionId or status in any case give way.
+// Nothing of the callback's request reaches it.
 func returnTarget(sess *liveness.Session) (string, error) {
 	u, err := url.Parse(sess.ReturnURL)
 	if err != nil {
@@ -240,15 +240,29 @@ func returnTarget(sess *liveness.Session) (string, error) {
 	if u.RawQuery != "" {
 		for pair := range strings.SplitSeq(u.RawQuery, "&") {
 			key, _, _ := strings.Cut(pair, "=")
-			if k, err := url.QueryUnescape(key); err == nil && (k == "sessionId" || k == "status") {
+			if k, err := url.QueryUnescape(key); err == nil && (strings.EqualFold(k, "sessionId") || strings.EqualFold(k, "status")) {
 				continue
 			}
-			kept = append(kept, pair)
+			kept = append(kept, escapeRaw(pair))
 		}
 	}
 	kept = append(kept, "sessionId="+url.QueryEscape(sess.ID), "status="+url.QueryEscape(string(sess.Status)))
 	u.RawQuery, u.ForceQuery = strings.Join(kept, "&"), false
 	return u.String(), nil
+}
+
+// escapeRaw percent-encodes the bytes of s that may not stand raw in a URL in a header: bytes
+// from 0x80 (UTF-8), controls and space. Everything else, escapes included, stays as it is.
+func escapeRaw(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c <= ' ' || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // fromBrowser reports whether a request comes from a browser, which gets pages rather than JSON:

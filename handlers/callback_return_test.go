@@ -27,6 +27,8 @@ func TestCallbackKeepsTheReturnURLQueryAsStored(t *testing.T) {
 		{"https://app.example.com/done", "https://app.example.com/done?sessionId={id}&status=created"},
 		{"https://app.example.com/done?", "https://app.example.com/done?sessionId={id}&status=created"},
 		{"https://app.example.com/done?k=v#top", "https://app.example.com/done?k=v&sessionId={id}&status=created#top"},
+		{"https://app.example.com/done?name=José", "https://app.example.com/done?name=Jos%C3%A9&sessionId={id}&status=created"},
+		{"https://app.example.com/done?SessionId=other&STATUS=completed&k=v", "https://app.example.com/done?k=v&sessionId={id}&status=created"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.returnURL, func(t *testing.T) {
@@ -68,6 +70,34 @@ func TestReconcileDoesNotAbandonARunningAttempt(t *testing.T) {
 	a.reconcile()
 	if got := a.storedSession(v.SessionID); got.Status != liveness.StatusCompleted || got.Outcome == nil || got.Outcome.Decision != "realface" {
 		t.Errorf("after the attempt finished the session is %s (%+v), want completed realface", got.Status, got.Outcome)
+	}
+}
+
+// A browser that leaves while the callback reads Face still has its return recorded: the callback
+// is a signal the app cannot ask for again.
+func TestCallbackRecordsTheReturnOfABrowserThatLeft(t *testing.T) {
+	a := newApp(t, nil)
+	v := a.start(`{"returnUrl":"https://app.example.com/done"}`)
+	if err := a.stub.AddAttempt(v.SessionID, facestub.Attempt{Status: facestub.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url+a.signedCallback(v.SessionID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/html")
+	if resp, err := a.client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the callback answered %d before the client gave up; the poll should take longer", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second) // the poll's bound is 3 s; this only guards a hang
+	for a.storedSession(v.SessionID).ReturnedAt.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("the return of a browser that left during the poll was never recorded")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -127,7 +127,7 @@ func TestIssueLinkLostAnswerThenOutage(t *testing.T) {
 // Every 4xx but 408 and 429 is a refusal for good: the token is dropped on the first answer, and
 // later calls are 409 link_unavailable without reaching the service.
 func TestIssueLinkTokenRefused(t *testing.T) {
-	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone} {
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusGone} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			a, g := newLinkApp(t)
 			sess := a.start(`{}`)
@@ -148,6 +148,27 @@ func TestIssueLinkTokenRefused(t *testing.T) {
 			}
 			if got := len(a.quick.IssuedLinkIDs()); got != 0 {
 				t.Errorf("the quick link service made %d links, want none", got)
+			}
+		})
+	}
+}
+
+// A 4xx that cannot be about the token (the request has no body and the token is its only
+// credential) is this app's setup going wrong, say a QUICKLINK_ENDPOINT naming the wrong service:
+// the token is kept, the answer is 503, and once the setup is right the link is issued.
+func TestIssueLinkSetupErrorKeepsTheToken(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			a, g := newLinkApp(t)
+			sess := a.start(`{}`)
+			g.refuse.Store(int64(status))
+			a.link(sess.SessionID, nil).wantProblem(t, http.StatusServiceUnavailable, "upstream_unavailable")
+			if tok := a.storedSession(sess.SessionID).AuthToken; tok == "" {
+				t.Fatalf("a %d dropped the session's token", status)
+			}
+			g.refuse.Store(0) // the setup is fixed
+			if r := a.link(sess.SessionID, nil); r.status != http.StatusCreated {
+				t.Errorf("after the setup was fixed IssueLink = %d %s, want 201", r.status, r.body)
 			}
 		})
 	}

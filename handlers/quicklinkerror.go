@@ -20,17 +20,24 @@ func quickLinkError(err error) error {
 	return fmt.Errorf("create the quick link: %w: %w", liveness.ErrUpstreamUnavailable, err)
 }
 
-// tokenRefused reports whether the quick link service refused the token for good: a 4xx other
-// than 408 and 429 means it is spent, expired or unknown, and will never be accepted. Anything
-// else (429, 5xx, a timeout, a transport error) may pass on a retry, or may have reached the
-// service, which a retry then hears as a refusal.
+// tokenRefused reports whether the quick link service refused the token for good: 401, 403 or
+// 410. The token is the request's only credential and the request has no body, so these answers
+// are about the token (spent, expired or unknown), and no retry will change them. Any other 4xx
+// (400, 404, 405, 415, …) cannot be about the token: it is this app's setup or request that is
+// wrong (a QUICKLINK_ENDPOINT that names the wrong service, say), and dropping the token would
+// ruin every session that asked while it lasted; like 408, 429, 5xx, a timeout or a transport
+// error, it keeps the token for a retry. The service's error answers are undocumented
+// (face-liveness-api.md §8), so this goes by the status alone.
 func tokenRefused(err error) bool {
 	re := upstream.Of(err)
 	if re == nil {
 		return false
 	}
-	code := re.StatusCode()
-	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+	switch re.StatusCode() {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusGone:
+		return true
+	}
+	return false
 }
 
 // quickLinkFailed is what IssueLink answers when the quick link call for session id failed with
