@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -61,27 +62,8 @@ func largestJPEG(b *testing.B) []byte {
 // BenchmarkStartGetSession is one StartSession and one GetSession through the real handler, Face
 // client, stand-in and Azurite. On 2 cores Azurite dominates: compare runs of this benchmark with each other, not with Azure.
 func BenchmarkStartGetSession(b *testing.B) {
-	az := testenv.StartAzurite(b)
-	svc, err := aztables.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := store.New(b.Context(), svc, &store.Options{TablePrefix: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	stub := facestub.New(&facestub.Options{APIKey: "bench-key"})
-	faceSrv := httptest.NewServer(stub)
-	b.Cleanup(faceSrv.Close)
-	b.Cleanup(stub.Close)
-	fc, err := face.NewClient(faceSrv.URL, nil, &face.ClientOptions{
-		ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true},
-		APIKey:        "bench-key",
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := New(Deps{Face: fc, Store: st}, Settings{PublicBaseURL: "https://bench.example", DefaultMode: liveness.ModePassiveActive}, nil).Handler()
+	srv, _ := benchServer(b, time.Now)
+	h := srv.Handler()
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
@@ -101,4 +83,32 @@ func BenchmarkStartGetSession(b *testing.B) {
 			b.Fatalf("GetSession = %d %s", rec.Code, rec.Body)
 		}
 	}
+}
+
+// benchServer is a Server on Azurite (a table prefix of its own) and the Face stand-in, with
+// now as its clock and the store's, and no quick link service or Service Bus.
+func benchServer(b *testing.B, now func() time.Time) (*Server, *facestub.Server) {
+	b.Helper()
+	az := testenv.StartAzurite(b)
+	svc, err := aztables.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.New(b.Context(), svc, &store.Options{TablePrefix: "bench" + randomHex(b, 6), Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stub := facestub.New(&facestub.Options{APIKey: "bench-key"})
+	faceSrv := httptest.NewServer(stub)
+	b.Cleanup(faceSrv.Close)
+	b.Cleanup(stub.Close)
+	fc, err := face.NewClient(faceSrv.URL, nil, &face.ClientOptions{
+		ClientOptions: azcore.ClientOptions{InsecureAllowCredentialWithHTTP: true},
+		APIKey:        "bench-key",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	settings := Settings{PublicBaseURL: "https://bench.example", DefaultMode: liveness.ModePassiveActive, DeleteFaceSessions: true}
+	return New(Deps{Face: fc, Store: st}, settings, &Options{Now: now}), stub
 }

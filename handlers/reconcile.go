@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/face"
@@ -48,50 +49,121 @@ func retryDelay(n int) time.Duration {
 	return min(time.Minute<<min(max(n-1, 0), 6), time.Hour)
 }
 
+// reconcileWorkers is how many due entries of a run are handled at once, at most. One run of
+// the timer function (one instance at a time) must keep up with a day of due work, and each entry
+// waits on Face and the table: concurrency hides that latency instead of paying it per entry.
+const reconcileWorkers = 16
+
 // Reconcile does the work that has come due, each entry as its reason says (liveness.DueReason).
-// It reads a bounded batch of the due index, never the session table. First it sends, in one
-// batched Publish, the unsent events of the batch's announce entries (sendUnsent); then it handles
-// the entries one by one, and an announce entry goes only once its event is marked sent. When a
-// dependency is down it stops early: what is left stays due for the next tick instead of spending
-// a retry cycle on every item.
+// It reads the due index page by page (Options.ReconcileBatch entries a page), never the session
+// table, until the index has nothing due left that this run has not seen or its budget ends. For
+// each page it first sends, in one batched Publish, the unsent events of the page's announce
+// entries (sendUnsent); then it handles the entries, up to reconcileWorkers at once, and an
+// announce entry goes only once its event is marked sent. When a dependency is down it stops
+// early: what is left stays due for the next tick instead of spending a retry cycle on every item.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileBudget)
 	defer cancel()
 	var res ReconcileResult
-	items, err := s.store.ListDue(ctx, s.now(), s.opts.ReconcileBatch)
-	if err != nil {
-		return res, err
-	}
-	res.Due = len(items)
-	ann := s.sendUnsent(ctx, items)
-	res.Sent = ann.sent
-	upstreamFailures := 0 // in a row
-	for _, item := range items {
-		finalized, err := s.reconcileOne(ctx, item, ann)
+	seen := map[string]bool{} // entries this run handled: one it could not move stays listed
+	run := &reconcileRun{width: 1}
+	for ctx.Err() == nil && !run.stop {
+		page, err := s.store.ListDue(ctx, s.now(), s.opts.ReconcileBatch)
 		if err != nil {
-			res.Failed++
-			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
-				slog.String("reason", string(item.Reason)), slog.Int("attempts", item.Attempts+1), slog.String("error", err.Error()))
-			if ctx.Err() != nil {
-				break
+			if len(seen) == 0 {
+				return res, err
 			}
-			if rerr := s.retryLater(ctx, item, upstream.RetryAfter(err)); rerr != nil {
-				s.log.WarnContext(ctx, "reconcile: item not filed again; it stays where it is", slog.String("sessionId", item.SessionID), slog.String("error", rerr.Error()))
-			}
-			if errors.Is(err, liveness.ErrUpstreamUnavailable) {
-				upstreamFailures++
-			}
-			if upstreamFailures == upstreamFailuresToStop {
-				break
-			}
-			continue
+			s.log.WarnContext(ctx, "reconcile: the next page of the index could not be read; the rest waits for the next run", slog.String("error", err.Error()))
+			break
 		}
-		upstreamFailures = 0
-		if finalized {
-			res.Finalized++
+		var items []liveness.DueItem
+		for _, item := range page {
+			if key := item.SessionID + "/" + string(item.Reason); !seen[key] {
+				seen[key] = true
+				items = append(items, item)
+			}
+		}
+		if len(items) == 0 {
+			break
+		}
+		res.Due += len(items)
+		ann := s.sendUnsent(ctx, items)
+		res.Sent += ann.sent
+		s.reconcilePage(ctx, items, ann, run, &res)
+		if len(page) < s.opts.ReconcileBatch {
+			break // the index had no more due
 		}
 	}
 	return res, nil
+}
+
+// reconcileRun paces a run's entries like a slow start: one at a time at first and after any
+// dependency failure, twice as many at once after each wave that went through, up to
+// reconcileWorkers. A dependency that is down so costs a few tries in a row, not one per entry,
+// and upstreamFailuresToStop of them in a row stop the run.
+type reconcileRun struct {
+	width  int  // entries handled at once in the next wave
+	inARow int  // dependency failures since the last success
+	stop   bool // set once inARow reached upstreamFailuresToStop
+}
+
+// reconcilePage handles items in waves (see reconcileRun), counting into res.
+func (s *Server) reconcilePage(ctx context.Context, items []liveness.DueItem, ann *announcements, run *reconcileRun, res *ReconcileResult) {
+	for len(items) > 0 && ctx.Err() == nil && !run.stop {
+		wave := items[:min(run.width, len(items))]
+		items = items[len(wave):]
+		type outcome struct {
+			finalized bool
+			err       error
+		}
+		outcomes := make([]outcome, len(wave))
+		var wg sync.WaitGroup
+		for i, item := range wave {
+			wg.Go(func() {
+				finalized, err := s.reconcileOne(ctx, item, ann)
+				outcomes[i] = outcome{finalized, err}
+			})
+		}
+		wg.Wait()
+		succeeded, upstreamFailed := 0, 0
+		for i, o := range outcomes {
+			item := wave[i]
+			if o.err == nil {
+				succeeded++
+				if o.finalized {
+					res.Finalized++
+				}
+				continue
+			}
+			res.Failed++
+			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
+				slog.String("reason", string(item.Reason)), slog.Int("attempts", item.Attempts+1), slog.String("error", o.err.Error()))
+			if errors.Is(o.err, liveness.ErrUpstreamUnavailable) {
+				upstreamFailed++
+			}
+			if ctx.Err() != nil {
+				continue // the budget ended: the entry stays where it is
+			}
+			if rerr := s.retryLater(ctx, item, upstream.RetryAfter(o.err)); rerr != nil {
+				s.log.WarnContext(ctx, "reconcile: item not filed again; it stays where it is", slog.String("sessionId", item.SessionID), slog.String("error", rerr.Error()))
+			}
+		}
+		switch {
+		case upstreamFailed > 0:
+			run.width = 1
+			if succeeded == 0 {
+				run.inARow += upstreamFailed
+			} else {
+				run.inARow = 0
+			}
+		case succeeded > 0:
+			run.width = min(2*run.width, reconcileWorkers)
+			run.inARow = 0
+		}
+		if run.inARow >= upstreamFailuresToStop {
+			run.stop = true
+		}
+	}
 }
 
 // reconcileOne handles one due entry and removes it once its work is done; when the work fails it
