@@ -168,3 +168,9 @@ func validSessionID(id string) error {
 	}
 	return nil
 }
+
+// CallBound is the longest one table call takes, its retries and their backoff included
+// (CallTimeout), for a Store on a client of NewServiceClient or
+// NewServiceClientFromConnectionString. The handlers add these up into each endpoint's worst-case
+// time (handlers.Server.Budgets).
+func (s *Store) CallBound() time.Duration { return CallTimeout }
