@@ -3,9 +3,12 @@ package handlers
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/store"
@@ -96,5 +99,38 @@ func TestBudgetsNeedEveryCallBound(t *testing.T) {
 	srv.quickLinks = nil
 	if _, err := srv.Budgets(); err == nil {
 		t.Error("Budgets without a quick link client = nil error, want the missing bound named")
+	}
+}
+
+// TestCallbackRedirectsPastASilentServiceBus: a namespace that accepts TCP and never answers does
+// not hold the user's redirect past the send timeout after the commit; the event waits in the
+// outbox for Reconcile.
+func TestCallbackRedirectsPastASilentServiceBus(t *testing.T) {
+	a := newApp(t, nil)
+	cs := "Endpoint=sb://127.0.0.1:" + strconv.Itoa(testenv.SilentPort(t)) +
+		";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=c2lsZW50;UseDevelopmentEmulator=true;"
+	pub, err := events.NewPublisher(topic, events.ConnectionString(cs), nil)
+	if err != nil {
+		t.Fatalf("events.NewPublisher: %v", err)
+	}
+	t.Cleanup(func() { _ = pub.Close(context.Background()) })
+	opts := a.srv.opts
+	a.srv = New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: a.store, Events: pub}, a.srv.settings, &opts)
+	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, a.srv.Handler())))
+	t.Cleanup(hs.Close)
+	a.url = hs.URL
+
+	v := a.start(`{"returnUrl":"https://app.example.com/done"}`)
+	if err := a.stub.AddAttempt(v.SessionID, facestub.Attempt{Decision: "realface"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := a.callback("GET", a.signedCallback(v.SessionID), browserGET)
+	if took, limit := time.Since(start), sendTimeout+2*time.Second; took > limit {
+		t.Errorf("the callback with a silent Service Bus took %v, want at most %v", took, limit)
+	}
+	r.wantRedirect(t, "https://app.example.com/done", v.SessionID, liveness.StatusCompleted)
+	if row, found := a.outbox(v.SessionID); !found || row.Sent {
+		t.Errorf("the event: recorded %v, sent %v; want recorded and unsent, for Reconcile", found, row.Sent)
 	}
 }
