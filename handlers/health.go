@@ -14,6 +14,9 @@ import (
 // called, dependencies see at most one probe per instance in this window.
 const healthTTL = 5 * time.Second
 
+// healthLimit bounds Health's one readiness probe.
+const healthLimit = 3 * time.Second
+
 // readiness remembers the last answer of Options.Ready.
 type readiness struct {
 	mu      sync.Mutex
@@ -32,7 +35,7 @@ type readiness struct {
 //   - 200 {"status":"ok"} otherwise.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	// Detached: a caller that hangs up must not leave a cached "unavailable" for everyone else.
-	ctx, cancel := detached(r, 3*time.Second)
+	ctx, cancel := detached(r, healthLimit)
 	defer cancel()
 	status := "ok"
 	if err := s.ready(ctx); err != nil {

@@ -34,8 +34,11 @@ func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) err
 // its batched resend (an expiry's own event is sent by finish and not counted), entries failed.
 type ReconcileResult struct{ Due, Finalized, Sent, Failed int }
 
-// reconcileBudget keeps one run inside the host's functionTimeout (5 minutes in host.json).
-const reconcileBudget = 4 * time.Minute
+// reconcileBudget, Options.ReconcileBudget's default, keeps one run inside the host's
+// functionTimeout (5 minutes in host.json) with room for what may come before and after it: up
+// to 20 s at cmd/handler's start gate and one call bound (30 s) under way when it ends (see
+// Budgets; cmd/handler's TestEveryEndpointFinishesWithinTheHostLimits).
+const reconcileBudget = 210 * time.Second
 
 // upstreamFailuresToStop is how many items in a row may fail on a dependency before a run stops:
 // a failing session (a Face error of its own) must not stop the run, but a dependency that is
@@ -62,7 +65,7 @@ const reconcileWorkers = 16
 // announce entry goes only once its event is marked sent. When a dependency is down it stops
 // early: what is left stays due for the next tick instead of spending a retry cycle on every item.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, reconcileBudget)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReconcileBudget)
 	defer cancel()
 	var res ReconcileResult
 	seen := map[string]bool{} // entries this run handled: one it could not move stays listed

@@ -114,6 +114,9 @@ type Options struct {
 	// CallbackPoll bounds how long a Callback keeps reading a Face session that is Running
 	// (default 3 s; design §3: a few seconds at most).
 	CallbackPoll time.Duration
+	// ReconcileBudget bounds one Reconcile run (default 3.5 minutes, inside host.json's
+	// functionTimeout of 5; see Budgets).
+	ReconcileBudget time.Duration
 }
 
 // Server serves every function of the app.
@@ -163,6 +166,9 @@ func New(deps Deps, settings Settings, opts *Options) *Server {
 	}
 	if o.ReconcileBatch <= 0 {
 		o.ReconcileBatch = 100
+	}
+	if o.ReconcileBudget <= 0 {
+		o.ReconcileBudget = reconcileBudget
 	}
 	if o.CallbackPoll <= 0 {
 		o.CallbackPoll = defaultCallbackPoll

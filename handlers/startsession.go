@@ -109,7 +109,7 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 }
 
 func (s *Server) releaseKey(ctx context.Context, rec *liveness.IdempotencyRecord) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupLimit)
 	defer cancel()
 	if err := s.store.ReleaseIdempotencyKey(ctx, rec); err != nil && !errors.Is(err, liveness.ErrNotFound) {
 		s.log.WarnContext(ctx, "idempotency key not released", slog.String("error", err.Error()))
@@ -189,7 +189,7 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 }
 
 func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupLimit)
 	defer cancel()
 	if err := s.face.Delete(ctx, faceKind(sess.Kind), sess.ID); err != nil && !face.IsNotFound(err) {
 		s.log.ErrorContext(ctx, "face session not deleted after a failed start", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
@@ -200,7 +200,7 @@ func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session)
 // row, and its expiry entry when it got that far. A row it cannot delete stays inert when its
 // entry is gone (or never written): Reconcile never finishes (or announces) it.
 func (s *Server) discardRows(ctx context.Context, sess *liveness.Session, due *liveness.DueItem) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupLimit)
 	defer cancel()
 	// The row first and whatever becomes of the entry: an entry without its row is dropped by
 	// Reconcile, a row without its entry is never acted on; only both left would be.

@@ -107,7 +107,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		// Requests still running after the grace period are cut off: the work that must survive
@@ -123,6 +123,10 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	return nil
 }
+
+// shutdownGrace is how long requests in flight at SIGTERM may take to finish; new connections are
+// refused from the start of it. A request still running after it is cut.
+const shutdownGrace = 10 * time.Second
 
 // publisherCloseTimeout bounds closing the Service Bus connection on shutdown (an AMQP close and
 // its answer; a namespace that does not answer must not hold the exit).

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/testing/logsink"
 )
 
@@ -79,5 +82,56 @@ func TestShutdownWhileARequestWaitsAtTheGate(t *testing.T) {
 		}
 	case <-time.After(bound):
 		t.Fatalf("run did not return within %v of SIGTERM: the request at the start gate held the shutdown", bound)
+	}
+}
+
+// TestShutdownRefusesNewRequestsAndBoundsTheDrain: on SIGTERM the listener closes at once (a new
+// request is refused), and a request held by a hanging Face does not hold the exit past the grace
+// period: run returns within shutdownGrace and the publisher's close bound.
+func TestShutdownRefusesNewRequestsAndBoundsTheDrain(t *testing.T) {
+	face := &heldFace{next: facestub.New(&facestub.Options{APIKey: "publisher-test-key"}), arrived: make(chan struct{}), release: make(chan struct{})}
+	faceSrv := httptest.NewServer(face)
+	t.Cleanup(faceSrv.Close)
+	t.Cleanup(func() { close(face.release) }) // Face never answers while the test runs
+
+	h := startHandler(t, appSettings(t, faceSrv.URL, freePort(t)))
+	waitFor(t, "health", answersOK(h.base+"/api/health"))
+	inFlight := make(chan error, 1)
+	go func() {
+		resp, err := http.Post(h.base+"/api/sessions", "application/json", strings.NewReader(`{}`))
+		if err == nil {
+			resp.Body.Close()
+		}
+		inFlight <- err
+	}()
+	<-face.arrived
+	sigterm := time.Now()
+	h.cancel()
+	waitFor(t, "shutting down", func() bool { return strings.Contains(h.logs.String(), `"shutting down"`) })
+
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	if resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(h.base + "/api/health"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a request after SIGTERM was answered %d, want it refused", resp.StatusCode)
+	}
+
+	bound := shutdownGrace + publisherCloseTimeout + 3*time.Second
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("run = %v, want a clean shutdown", err)
+		}
+	case <-time.After(bound):
+		t.Fatalf("run did not return within %v of SIGTERM with a request held by a hanging Face", bound)
+	}
+	if took := time.Since(sigterm); took < shutdownGrace-time.Second {
+		t.Errorf("run returned %v after SIGTERM, before the grace period: the request in flight was not given its time", took)
+	}
+	if err := <-inFlight; err == nil {
+		t.Error("the request held past the grace period was answered, want its connection cut")
+	}
+	if !strings.Contains(h.logs.String(), "shutdown grace period over") {
+		t.Errorf("no WARN line that the grace period ended:\n%s", h.logs)
 	}
 }

@@ -30,6 +30,16 @@ func loadConfig(getenv func(string) string) (*config.Config, error) { return con
 // connection): the caller calls it once no request can publish any more, after the HTTP server
 // drained. On an error nothing is left open.
 func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (h http.Handler, closePublisher func(context.Context) error, err error) {
+	srv, closePublisher, err := buildServer(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return srv.Handler(), closePublisher, nil
+}
+
+// buildServer is build's Server, before its routes: its Budgets are those of the handler the host
+// runs.
+func buildServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (srv *handlers.Server, closePublisher func(context.Context) error, err error) {
 	cred, err := credential(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +77,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (h http.Ha
 		return nil, nil, err
 	}
 	go connectPublisher(ctx, pub, cfg.ServiceBusEntity, log)
-	srv := handlers.New(handlers.Deps{Face: faceClient, QuickLinks: links, Store: st, Events: pub}, handlers.Settings{
+	srv = handlers.New(handlers.Deps{Face: faceClient, QuickLinks: links, Store: st, Events: pub}, handlers.Settings{
 		PublicBaseURL:        cfg.PublicBaseURL.String(),
 		QuickLinkEndpoint:    cfg.QuickLinkEndpoint,
 		Callbacks:            signer,
@@ -76,7 +86,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (h http.Ha
 		AllowedReturnOrigins: cfg.ReturnURLAllowedOrigins,
 		DeleteFaceSessions:   cfg.DeleteFaceSessions,
 	}, &handlers.Options{Logger: log, Ready: st.Ping})
-	return srv.Handler(), pub.Close, nil
+	return srv, pub.Close, nil
 }
 
 // credential is the Entra ID identity for every Azure call: the user-assigned managed identity

@@ -153,3 +153,8 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// CallBound is the longest one call of c takes, its retries and their backoff included: the
+// TotalTimeout it was built with (30 s by default). The handlers add these up into each
+// endpoint's worst-case time (handlers.Server.Budgets).
+func (c *Client) CallBound() time.Duration { return c.totalTimeout }

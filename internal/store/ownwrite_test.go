@@ -31,7 +31,7 @@ func newProxied(t *testing.T, opts *Options) *proxied {
 	t.Helper()
 	f := newFixture(t, opts)
 	p, connStr := faultproxy.InFront(t, testenv.StartAzurite(t).ConnectionString())
-	copts := clientOptions()
+	copts := clientOptions(defaultBounds())
 	copts.Retry.TryTimeout = tryTimeout
 	copts.Retry.RetryDelay, copts.Retry.MaxRetryDelay = 10*time.Millisecond, 50*time.Millisecond
 	svc, err := aztables.NewServiceClientFromConnectionString(connStr, copts)

@@ -95,9 +95,9 @@ func New(ctx context.Context, client *aztables.ServiceClient, opts *Options) (*S
 }
 
 // NewServiceClientFromConnectionString returns a client for a storage connection string (Azurite's
-// or an account key's), with this package's retry and timeout policy.
+// or an account key's), with this package's retry and timeout policy (see CallTimeout).
 func NewServiceClientFromConnectionString(s string) (*aztables.ServiceClient, error) {
-	c, err := aztables.NewServiceClientFromConnectionString(s, clientOptions())
+	c, err := aztables.NewServiceClientFromConnectionString(s, clientOptions(defaultBounds()))
 	if err != nil {
 		// The SDK's message does not echo the string; it holds a key, so neither do we.
 		return nil, fmt.Errorf("store: tables connection string: %w", err)
@@ -106,30 +106,55 @@ func NewServiceClientFromConnectionString(s string) (*aztables.ServiceClient, er
 }
 
 // NewServiceClient returns a client for https://<account>.table.core.windows.net authenticated with
-// cred (a managed identity in Azure), with this package's retry and timeout policy.
+// cred (a managed identity in Azure), with this package's retry and timeout policy (see
+// CallTimeout).
 func NewServiceClient(endpoint string, cred azcore.TokenCredential) (*aztables.ServiceClient, error) {
-	c, err := aztables.NewServiceClient(endpoint, cred, clientOptions())
+	c, err := aztables.NewServiceClient(endpoint, cred, clientOptions(defaultBounds()))
 	if err != nil {
 		return nil, fmt.Errorf("store: tables endpoint %q: %w", endpoint, err)
 	}
 	return c, nil
 }
 
-// clientOptions bounds every call: a few retries with backoff on 408/429/5xx (honouring Retry-After),
-// each try limited, so a slow storage account fails a request instead of hanging it.
-func clientOptions() *aztables.ClientOptions {
+// Bounds of one table call made by a client of NewServiceClient or
+// NewServiceClientFromConnectionString. Every Store method makes at most a few such calls in a
+// row, each bounded on its own, so a table service that hangs fails a request instead of holding
+// it: the handlers' time budgets (handlers.Server.Budgets) add these up.
+const (
+	// CallTimeout bounds one call, its retries and their backoff included.
+	CallTimeout = 30 * time.Second
+	// TryTimeout bounds each try of a call.
+	TryTimeout = 10 * time.Second
+)
+
+// bounds are the timeouts and backoff of clientOptions; tests shorten them.
+type bounds struct {
+	call, try, delay, maxDelay time.Duration
+}
+
+// defaultBounds are the production bounds: 200 ms first delay, 3 s largest.
+func defaultBounds() bounds {
+	return bounds{call: CallTimeout, try: TryTimeout, delay: 200 * time.Millisecond, maxDelay: 3 * time.Second}
+}
+
+// clientOptions bounds every call: 3 retries with azcore's exponential backoff and jitter on 408,
+// 429, 5xx and transport errors, honouring a Retry-After (or x-ms-retry-after-ms) up to the
+// largest delay (a longer hint is not waited for: the error carries it, see upstream.RetryAfter),
+// each try limited to b.try and the whole call to b.call.
+func clientOptions(b bounds) *aztables.ClientOptions {
 	return &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Retry: policy.RetryOptions{
 			MaxRetries:    3,
-			TryTimeout:    10 * time.Second,
-			RetryDelay:    200 * time.Millisecond,
-			MaxRetryDelay: 3 * time.Second,
+			TryTimeout:    b.try,
+			RetryDelay:    b.delay,
+			MaxRetryDelay: b.maxDelay,
 			StatusCodes: []int{
 				http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
 				http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 			},
 		},
-		Telemetry: policy.TelemetryOptions{ApplicationID: "liveness-quicklink"},
+		PerCallPolicies: []policy.Policy{upstream.TotalTimeout(b.call)},
+		Telemetry:       policy.TelemetryOptions{ApplicationID: "liveness-quicklink"},
 		// A followed redirect would resend the request's signature or token (see upstream.NoRedirects).
 		Transport: upstream.NoRedirects(nil),
 	}}
@@ -143,3 +168,9 @@ func validSessionID(id string) error {
 	}
 	return nil
 }
+
+// CallBound is the longest one table call takes, its retries and their backoff included
+// (CallTimeout), for a Store on a client of NewServiceClient or
+// NewServiceClientFromConnectionString. The handlers add these up into each endpoint's worst-case
+// time (handlers.Server.Budgets).
+func (s *Store) CallBound() time.Duration { return CallTimeout }

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -63,4 +64,22 @@ func LogOptions(l policy.LogOptions, secretHeaders ...string) policy.LogOptions 
 	}
 	l.AllowedHeaders = kept
 	return l
+}
+
+// TotalTimeout is a per-call policy that bounds one call, its retries and their backoff included,
+// to d (nothing when d is not positive): for clients whose calls azcore builds inside the SDK
+// (aztables), where no caller code sets a deadline around each call. Place it in PerCallPolicies,
+// which run before the retry policy. The body download policy reads the body before the
+// pipeline returns, so ending the deadline then cuts nothing short.
+func TotalTimeout(d time.Duration) policy.Policy { return totalTimeout(d) }
+
+type totalTimeout time.Duration
+
+func (d totalTimeout) Do(req *policy.Request) (*http.Response, error) {
+	if d <= 0 {
+		return req.Next()
+	}
+	ctx, cancel := context.WithTimeout(req.Raw().Context(), time.Duration(d))
+	defer cancel()
+	return req.WithContext(ctx).Next()
 }
