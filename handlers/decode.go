@@ -49,8 +49,18 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 // checkContentType accepts a body declared as JSON (application/json or any +json type) in
-// UTF-8, the only encoding JSON has (RFC 8259 §8.1), or not declared at all.
+// UTF-8, the only encoding JSON has (RFC 8259 §8.1), or not declared at all, and sent without a
+// content coding. The app decodes no coding (neither does the Functions host): a gzip body would
+// be read as the bytes it is, and a body declared gzip but sent plain would be acted on as
+// something its sender did not say it was (RFC 9110 §8.4: 415 for a coding the server refuses).
 func checkContentType(r *http.Request) error {
+	for _, v := range r.Header.Values("Content-Encoding") {
+		for coding := range strings.SplitSeq(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return fmt.Errorf("content coding %.40q: %w", c, errUnsupportedMediaType)
+			}
+		}
+	}
 	ct, ok, err := singleHeader(r, "Content-Type")
 	if err != nil || !ok {
 		return err

@@ -50,6 +50,16 @@ type linkRequest struct {
 	QR *string `json:"qr"`
 }
 
+// parseLinkRequest reads an IssueLink body (nil or empty: none) as decodeObject does and returns
+// the QR code it asks for; any error is liveness.ErrInvalidRequest.
+func parseLinkRequest(body []byte) (qrFormat, error) {
+	var req linkRequest
+	if err := decodeObject(body, &req); err != nil {
+		return qrNone, err
+	}
+	return parseQR(req.QR)
+}
+
 // linkView is the IssueLink answer, and StartSession's `link`. URL is the quick link itself, a
 // bearer secret handed to the caller this once: it is never stored or logged.
 type linkView struct {
@@ -70,11 +80,7 @@ func (s *Server) issueLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req linkRequest
-	if err := decodeObject(body, &req); err != nil {
-		return err
-	}
-	qr, err := parseQR(req.QR)
+	qr, err := parseLinkRequest(body)
 	if err != nil {
 		return err
 	}

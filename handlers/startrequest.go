@@ -189,6 +189,9 @@ func checkReturnURL(raw string, allowed []string) (string, error) {
 	if len(raw) > maxReturnURL {
 		return "", liveness.Invalid(field, "must be at most 2048 characters")
 	}
+	if hasControl(raw) { // decodeObject refuses them in any body; this holds the field to it whatever decoded it
+		return "", controlInvalid(field, raw)
+	}
 	if strings.ContainsRune(raw, ' ') { // url.Parse takes one; api/openapi.yaml's pattern does not
 		return "", liveness.Invalid(field, "must not contain spaces (percent-encode them as %20)")
 	}

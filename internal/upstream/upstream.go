@@ -162,7 +162,7 @@ func walk(err error, visit func(error)) {
 // of preference: retry-after-ms, x-ms-retry-after-ms (milliseconds), then Retry-After (seconds, or
 // an HTTP-date). A date is measured from the response's own Date header when it has one (the
 // server's clock, so that clock skew does not count), else from now. Zero when there is no usable
-// hint; a date already past is no hint.
+// hint; a date already past is no hint; none is longer than a day (maxHint).
 func RetryAfterOf(resp *http.Response, now time.Time) time.Duration {
 	for _, h := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
 		if v := resp.Header.Get(h); v != "" {
@@ -185,7 +185,7 @@ func RetryAfterOf(resp *http.Response, now time.Time) time.Duration {
 	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		now = date
 	}
-	return max(at.Sub(now), 0)
+	return min(max(at.Sub(now), 0), maxHint)
 }
 
 // maxHint bounds a hint read from a header: anything longer is nonsense, and this keeps the

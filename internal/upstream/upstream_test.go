@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +172,7 @@ func TestRetryAfterOf(t *testing.T) {
 			"Retry-After": {now.Add(time.Hour + 20*time.Second).Format(http.TimeFormat)},
 			"Date":        {now.Add(time.Hour).Format(http.TimeFormat)},
 		}, 20 * time.Second},
+		{"date in 5000 years", http.Header{"Retry-After": {"Wed, 01 Oct 7000 00:00:00 GMT"}}, maxHint},
 		{"date past", http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}}, 0},
 		{"retry-after-ms first", http.Header{"Retry-After-Ms": {"1500"}, "X-Ms-Retry-After-Ms": {"9000"}, "Retry-After": {"30"}}, 1500 * time.Millisecond},
 		{"x-ms-retry-after-ms", http.Header{"X-Ms-Retry-After-Ms": {"2500"}, "Retry-After": {"30"}}, 2500 * time.Millisecond},
@@ -217,4 +219,67 @@ func TestAttrWithoutUpstreamIsLeftOut(t *testing.T) {
 	if strings.Contains(buf.String(), "upstream") {
 		t.Errorf("log line %s has an upstream field for an error without an upstream answer", buf.String())
 	}
+}
+
+// FuzzRedact: whatever a failed Face or quick link call answers (status, body, error-code,
+// request-id and Retry-After headers), the redacted error is one printable ASCII line that
+// never holds the body's text (a secret planted in it never shows, in the message or the log
+// fields), its code and request id are tokens or nothing, and its Retry-After is within a day.
+func FuzzRedact(f *testing.F) {
+	const secret = "planted secret!" // a space and a "!": never a token
+	for _, seed := range []struct {
+		status                         int
+		body, code, requestID, retryAt string
+	}{
+		{500, `{"error":{"code":"InternalServerError","message":"$SECRET"}}`, "", "req-1", ""},
+		{404, `{"error":{"code":"SessionNotFound","message":"gone"}}`, "SessionNotFound", "", ""},
+		{429, `{"error":{"code":"$SECRET"}}`, "", "", "1"},
+		{429, `{"code":"Throttled","message":"$SECRET"}`, "Throt\r\ntled", "id\nwith break", "Wed, 21 Oct 2015 07:28:00 GMT"},
+		{503, `not json $SECRET`, "", strings.Repeat("r", 65), "99999999999999"},
+		{400, `{"error":{"code":"` + strings.Repeat("C", 64) + `","innererror":{"code":"$SECRET"}}}`, "", "", "-1"},
+		{401, "", "", "", ""},
+		{0, "\xff\xfe", "\xff", "\x00", "1e3"},
+	} {
+		f.Add(seed.status, []byte(seed.body), seed.code, seed.requestID, seed.retryAt)
+	}
+	tokenRE := regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	f.Fuzz(func(t *testing.T, status int, body []byte, code, requestID, retryAfter string) {
+		u, _ := url.Parse("https://face.example/face/v1.2/detectLiveness-sessions/abc?api-version=v1.2")
+		h := http.Header{"Content-Type": {"application/json"}}
+		for k, v := range map[string]string{"x-ms-error-code": code, "apim-request-id": requestID, "Retry-After": retryAfter} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		resp := &http.Response{StatusCode: status, Header: h, Request: &http.Request{Method: "GET", URL: u},
+			Body: io.NopCloser(strings.NewReader(strings.ReplaceAll(string(body), "$SECRET", secret)))}
+		err := Redact(runtime.NewResponseError(resp))
+		re := Of(err)
+		if re == nil {
+			t.Fatalf("Redact gave %T, not a *ResponseError", err)
+		}
+		msg := err.Error()
+		for i := 0; i < len(msg); i++ {
+			if c := msg[i]; c < ' ' || c >= 0x7f {
+				t.Fatalf("message %q holds byte %#x", msg, c)
+			}
+		}
+		var fields strings.Builder
+		slog.New(slog.NewJSONHandler(&fields, nil)).Error("x", Attr(err))
+		if strings.Contains(msg, secret) || strings.Contains(fields.String(), secret) {
+			t.Fatalf("the body's text reached the message %q or the log %s", msg, fields.String())
+		}
+		if c := re.ErrorCode(); c != "" && !tokenRE.MatchString(c) {
+			t.Fatalf("error code %q is not a token", c)
+		}
+		if _, v := re.RequestID(); v != "" && !tokenRE.MatchString(v) {
+			t.Fatalf("request id %q is not a token", v)
+		}
+		if d := re.RetryAfter(); d < 0 || d > maxHint {
+			t.Fatalf("Retry-After %q read as %v, want 0 to %v", retryAfter, d, maxHint)
+		}
+		if re.StatusCode() != status {
+			t.Fatalf("status %d read as %d", status, re.StatusCode())
+		}
+	})
 }
