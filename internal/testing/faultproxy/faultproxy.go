@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,12 +71,24 @@ type Rule struct {
 	Times int
 	// Header is added to a Refuse answer: a throttling hint (Retry-After, x-ms-retry-after-ms).
 	Header http.Header
+	// Match, when set, must accept the exchange too: a test's own notion of "this write".
+	Match func(method, path string, body []byte) bool
+	// Skip lets the first Skip matching exchanges pass untouched, so that a rule can pick the Nth
+	// of several alike (the second merge of one row, say).
+	Skip int
 }
 
 func (r *Rule) matches(req *http.Request, path string, body []byte) bool {
 	return (r.Method == "" || strings.EqualFold(r.Method, req.Method)) &&
 		(r.Path == "" || strings.Contains(path, r.Path)) &&
-		(r.Body == "" || bytes.Contains(body, []byte(r.Body)))
+		(r.Body == "" || bytes.Contains(body, []byte(r.Body))) &&
+		(r.Match == nil || r.Match(req.Method, path, body))
+}
+
+// Exchange is a request the proxy received, as it was sent.
+type Exchange struct {
+	Method, Path string // Path unescaped, as Rule.Path sees it
+	Body         []byte
 }
 
 // Proxy is a running fault-injecting proxy. It is safe for concurrent use.
@@ -87,11 +100,12 @@ type Proxy struct {
 	mu      sync.Mutex
 	rules   []*rule
 	spoiled int
+	seen    []Exchange
 }
 
 type rule struct {
 	Rule
-	left int
+	left, skip int
 }
 
 // New starts a proxy in front of target (scheme, host and port, e.g. "http://127.0.0.1:10002";
@@ -129,7 +143,14 @@ func (p *Proxy) Inject(r Rule) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rules = append(p.rules, &rule{Rule: r, left: n})
+	p.rules = append(p.rules, &rule{Rule: r, left: n, skip: r.Skip})
+}
+
+// Exchanges returns every request the proxy has received so far, oldest first.
+func (p *Proxy) Exchanges() []Exchange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.seen)
 }
 
 // Clear drops every rule: from now on every exchange passes through.
@@ -160,8 +181,13 @@ func (p *Proxy) Pending() int {
 func (p *Proxy) pick(req *http.Request, body []byte) *Rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.seen = append(p.seen, Exchange{Method: req.Method, Path: req.URL.Path, Body: body})
 	for _, r := range p.rules {
 		if r.left > 0 && r.matches(req, req.URL.Path, body) {
+			if r.skip > 0 {
+				r.skip--
+				continue
+			}
 			r.left--
 			p.spoiled++
 			return &r.Rule

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -150,5 +151,36 @@ func TestRefuseAnswersAsAThrottledTableWithTheRulesHeaders(t *testing.T) {
 	}
 	if !strings.Contains(string(body), `"code":"ServerBusy"`) || !strings.Contains(string(body), RefusedBody) {
 		t.Errorf("body = %s, want an OData ServerBusy error holding RefusedBody", body)
+	}
+}
+
+func TestSkipAndMatchPickTheNthExchangeAndExchangesRecordsAll(t *testing.T) {
+	p, err := New("http://127.0.0.1:1") // refused exchanges never reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Inject(Rule{Fault: Refuse, Skip: 1, Match: func(method, path string, _ []byte) bool {
+		return method == "GET" && strings.HasSuffix(path, "/b")
+	}})
+	var statuses []int
+	for _, path := range []string{"/b", "/a", "/b", "/b"} {
+		resp, err := http.Get(p.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+	}
+	// Unmatched and skipped exchanges are forwarded to a closed port: 502 from the proxy.
+	if want := []int{502, 502, 503, 502}; !slices.Equal(statuses, want) {
+		t.Errorf("statuses = %v, want %v (only the second /b refused)", statuses, want)
+	}
+	var paths []string
+	for _, x := range p.Exchanges() {
+		paths = append(paths, x.Method+" "+x.Path)
+	}
+	if want := []string{"GET /b", "GET /a", "GET /b", "GET /b"}; !slices.Equal(paths, want) {
+		t.Errorf("Exchanges = %v, want %v", paths, want)
 	}
 }
