@@ -98,7 +98,8 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: faults injected: %s", figures(inj.counts))
 	t.Logf("soak: client retries after a refusal, by status: %s; starts made again with a new Idempotency-Key after request_in_progress: %d",
 		figures(p.retried), p.restarted)
-	t.Logf("soak: Reconcile by the timer during the soak: %d runs, %d could not read the index", p.timerRuns, p.timerErrs)
+	t.Logf("soak: Reconcile by the timer during the soak: %d runs (%d could not read the index), %d sessions finalized, %d events resent",
+		p.timerRuns, p.timerErrs, p.timerFinalized, p.timerSent)
 	t.Logf("soak: final states: %s; rows left inert by failed starts: %d", figures(c.states), c.inert)
 	t.Logf("soak: plans: %s; deviated from plan (a lost answer, a step refused past the retries): %d", figures(c.plans), c.deviated)
 	t.Logf("soak: events delivered %d (of %d sessions), duplicates %d (besides %d resent across a restart that made the stand-in forget its duplicate history), lost %d, wrong type %d",
@@ -108,9 +109,10 @@ func TestSoak(t *testing.T) {
 // played is what play counts: the timer's Reconcile runs, those that could not read the index,
 // the users' retries after a refusal, by status, and their starts made again.
 type played struct {
-	timerRuns, timerErrs int64
-	retried              map[string]int
-	restarted            int // starts made again with a new Idempotency-Key
+	timerRuns, timerErrs      int64
+	timerFinalized, timerSent int64 // what the timer's runs finalized and resent
+	retried                   map[string]int
+	restarted                 int // starts made again with a new Idempotency-Key
 }
 
 // play runs the users (who strike their sessions' faults) and the timer until every session was played, restarting the
@@ -121,7 +123,7 @@ func (r *rig) play(ctx context.Context, sessions []*session, seed uint64, inj *i
 	faultsCtx, stopFaults := context.WithCancel(ctx)
 	defer stopFaults()
 	var background sync.WaitGroup
-	var timerRuns, timerErrs atomic.Int64
+	var timerRuns, timerErrs, timerFinalized, timerSent atomic.Int64
 	background.Go(func() {
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
@@ -132,9 +134,12 @@ func (r *rig) play(ctx context.Context, sessions []*session, seed uint64, inj *i
 			case <-tick.C:
 			}
 			timerRuns.Add(1)
-			if _, err := r.reconcile(faultsCtx); err != nil && faultsCtx.Err() == nil {
+			res, err := r.reconcile(faultsCtx)
+			if err != nil && faultsCtx.Err() == nil {
 				timerErrs.Add(1) // the index unreadable (a table fault): the next tick retries
 			}
+			timerFinalized.Add(int64(res.Finalized))
+			timerSent.Add(int64(res.Sent))
 		}
 	})
 
@@ -175,7 +180,8 @@ func (r *rig) play(ctx context.Context, sessions []*session, seed uint64, inj *i
 	stopFaults()
 	background.Wait()
 	inj.clear()
-	p := played{restarted: u.stats.restarted, timerRuns: timerRuns.Load(), timerErrs: timerErrs.Load(), retried: map[string]int{}}
+	p := played{restarted: u.stats.restarted, timerRuns: timerRuns.Load(), timerErrs: timerErrs.Load(),
+		timerFinalized: timerFinalized.Load(), timerSent: timerSent.Load(), retried: map[string]int{}}
 	for status, k := range u.stats.retried {
 		p.retried[strconv.Itoa(status)] = k
 	}
@@ -341,6 +347,9 @@ func figures(counts map[string]int) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, ", ")
 }
