@@ -25,7 +25,7 @@ PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) \
 # How often `make run` plays the Reconcile timer (under Core Tools the host runs it).
 RECONCILE_EVERY ?= 1m
 
-.PHONY: all deps build run func-app func-start test vet bench fuzz fmt clean package check-bicep deploy chromium screenshots
+.PHONY: all deps build run func-app func-start test vet bench fuzz soak fmt clean package check-bicep deploy chromium screenshots
 
 all: build
 
@@ -96,6 +96,12 @@ screenshots: deps chromium
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The soak of 2,000 full sessions with faults struck at random (`make test` runs 200 of them):
+# SOAK_SESSIONS sets the number, SOAK_SEED replays a run; the figures are in its output.
+SOAK_SESSIONS ?= 2000
+soak: deps
+	SOAK_SESSIONS=$(SOAK_SESSIONS) $(GO) test -race -count=1 -timeout 40m -run '^TestSoak$$' -v ./internal/testing/soak/
 
 # A short run of every fuzz target (FUZZTIME per target). Each package with fuzz targets is
 # compiled once, instrumented for fuzzing (`go test -c -fuzz=.`), and that binary runs once per
