@@ -70,6 +70,9 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 	keyHash := hex.EncodeToString(sum[:])
 	for range 3 {
 		rec := &liveness.IdempotencyRecord{KeyHash: keyHash, BodyHash: p.Hash, CreatedAt: s.now()}
+		if err := s.fileForgetKey(ctx, rec); err != nil {
+			return nil, nil, false, err
+		}
 		existing, err := s.store.ReserveIdempotencyKey(ctx, rec)
 		if err == nil {
 			sess, link, err := s.createSession(ctx, p)

@@ -72,6 +72,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (h http.Ha
 		QuickLinkEndpoint:    cfg.QuickLinkEndpoint,
 		Callbacks:            signer,
 		AbandonAfter:         cfg.AbandonAfter,
+		Retention:            cfg.Retention,
 		DefaultMode:          cfg.DefaultMode,
 		AllowedReturnOrigins: cfg.ReturnURLAllowedOrigins,
 		DeleteFaceSessions:   cfg.DeleteFaceSessions,
