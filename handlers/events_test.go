@@ -138,8 +138,8 @@ func TestEventsOncePerFinalState(t *testing.T) {
 	}
 	for _, v := range []sessionView{canceled, expired, completed} {
 		a.sentEvent(v.SessionID)
-		if due := a.dueFor(v.SessionID); len(due) != 0 {
-			t.Errorf("due entries of %s after its event was sent = %v, want none", v.SessionID, due)
+		if due := a.workDue(v.SessionID); len(due) != 0 {
+			t.Errorf("due entries of %s after its event was sent = %v, want none but its purge", v.SessionID, due)
 		}
 	}
 	reportCounters(t, sb)

@@ -202,8 +202,8 @@ func TestReconcileRemovesDueItemsOfFinalSessions(t *testing.T) {
 
 	a.clock.Set(a.clock.Now().Add(365 * 24 * time.Hour))
 	a.reconcile()
-	if due := a.dueFor(v.SessionID); len(due) != 0 {
-		t.Errorf("due items of a final session after Reconcile = %v, want none", due)
+	if due := a.workDue(v.SessionID); len(due) != 0 {
+		t.Errorf("due items of a final session after Reconcile = %v, want none but its purge", due)
 	}
 	if got := a.stub.Stats().Total; got != faceCalls {
 		t.Errorf("Reconcile called Face %d times for a final session, want none", got-faceCalls)

@@ -24,19 +24,19 @@ const defaultRetention = 30 * 24 * time.Hour
 //     event is marked sent (else the entry is filed again: the outbox row is the undelivered
 //     outcome's only copy). The session's other entries are not looked for: any still filed
 //     finds no session when it comes due and is dropped, as a failed start's entry is.
-//   - a DueForgetKey entry, filed just before an Idempotency-Key is reserved, for CreatedAt +
-//     IdempotencyWindow. It names the key's record, not a session: a reservation whose request
-//     died before it knew its session is forgotten too. When it comes due, the record is
-//     deleted only if its own window is over, at the version read: a key released and reserved
-//     again meanwhile has a newer CreatedAt, so the old entry is filed again for the new
-//     window's end instead of cutting it short.
+//   - a DueForgetKey entry, filed once a start with an Idempotency-Key has created its session,
+//     for the reservation's CreatedAt + IdempotencyWindow. It names the key's record, not a
+//     session. Filed after the start rather than before the reservation, so that a start that
+//     fails, or a replay, changes nothing in the table; a record whose request died before its
+//     entry was filed stays until the key is used again (the next start past inFlightTimeout
+//     takes it over). When it comes due, the record is deleted only if its own window is over,
+//     at the version read: a key released and reserved again meanwhile has a newer CreatedAt, so
+//     the old entry is filed again for the new window's end instead of cutting it short.
 //
 // Both deletions are conditional and take a row already gone as done, so two runs racing over
 // the same entry, or a run whose delete's answer was lost, delete once and fail neither.
 
-// fileForgetKey files the entry that deletes rec once its window is over. It comes before the
-// reservation, so that no record exists without its entry; an entry whose reservation then fails
-// finds another record, or none, and does no harm.
+// fileForgetKey files the entry that deletes rec once its window is over (see above).
 func (s *Server) fileForgetKey(ctx context.Context, rec *liveness.IdempotencyRecord) error {
 	due := liveness.DueItem{KeyHash: rec.KeyHash, Reason: liveness.DueForgetKey, Due: rec.CreatedAt.Add(s.opts.IdempotencyWindow)}
 	if err := s.store.AddDue(ctx, due); err != nil {

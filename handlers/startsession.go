@@ -70,9 +70,6 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 	keyHash := hex.EncodeToString(sum[:])
 	for range 3 {
 		rec := &liveness.IdempotencyRecord{KeyHash: keyHash, BodyHash: p.Hash, CreatedAt: s.now()}
-		if err := s.fileForgetKey(ctx, rec); err != nil {
-			return nil, nil, false, err
-		}
 		existing, err := s.store.ReserveIdempotencyKey(ctx, rec)
 		if err == nil {
 			sess, link, err := s.createSession(ctx, p)
@@ -84,6 +81,10 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 			if err := s.store.CompleteIdempotencyKey(ctx, rec); err != nil {
 				// The session exists and is answered; a retry after inFlightTimeout would make a second one.
 				s.log.WarnContext(ctx, "idempotency key not completed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+			}
+			if err := s.fileForgetKey(ctx, rec); err != nil {
+				// Answered all the same: the record then stays until the key is used again.
+				s.log.WarnContext(ctx, "idempotency key's expiry not indexed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 			}
 			return sess, link, true, nil
 		}
