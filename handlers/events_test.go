@@ -110,7 +110,7 @@ func TestEventsOncePerFinalState(t *testing.T) {
 		t.Errorf("topic accepted %d messages after the cancel, want its event", top.Accepted)
 	}
 	a.passDue(expired) // the three share a TTL
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 4 due, 2 finalized, 0 events sent, 0 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 4 due, 2 finalized, 0 events sent, 0 failed, 0 purged, 0 left" {
 		// 3 expiry entries and the cancel's announce entry; finish sends, not the batched resend.
 		t.Errorf("Reconcile = %q, want 2 sessions finalized", logs)
 	}
@@ -118,7 +118,7 @@ func TestEventsOncePerFinalState(t *testing.T) {
 	a.sentEvent(completed.SessionID)
 	a.clock.Advance(waitForever)
 	for range 2 {
-		if logs := a.reconcile(); len(logs) != 1 || !strings.Contains(logs[0], " 0 events sent, 0 failed") {
+		if logs := a.reconcile(); len(logs) != 1 || !strings.Contains(logs[0], " 0 events sent, 0 failed, 0 purged, 0 left") {
 			t.Errorf("a later Reconcile = %q, want no event sent again and nothing failed", logs)
 		}
 	}
@@ -138,8 +138,8 @@ func TestEventsOncePerFinalState(t *testing.T) {
 	}
 	for _, v := range []sessionView{canceled, expired, completed} {
 		a.sentEvent(v.SessionID)
-		if due := a.dueFor(v.SessionID); len(due) != 0 {
-			t.Errorf("due entries of %s after its event was sent = %v, want none", v.SessionID, due)
+		if due := a.workDue(v.SessionID); len(due) != 0 {
+			t.Errorf("due entries of %s after its event was sent = %v, want none but its purge", v.SessionID, due)
 		}
 	}
 	reportCounters(t, sb)
@@ -171,7 +171,7 @@ func TestEventsWhileServiceBusIsDown(t *testing.T) {
 	}
 
 	a.clock.Advance(announceWait)
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 3 due, 0 finalized, 0 events sent, 3 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 3 due, 0 finalized, 0 events sent, 3 failed, 0 purged, 3 left" {
 		t.Errorf("Reconcile with Service Bus down = %q, want the 3 announce entries failed (kept for later)", logs)
 	}
 	for _, v := range sessions {
@@ -182,7 +182,7 @@ func TestEventsWhileServiceBusIsDown(t *testing.T) {
 
 	sb = testenv.StartServiceBus(t, services.ServiceBusOptions{Port: sb.Port, HTTPPort: sb.HTTPPort})
 	a.clock.Advance(2 * time.Hour) // past the entries' retry delay, and the sessions' expiry
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 6 due, 0 finalized, 3 events sent, 0 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 6 due, 0 finalized, 3 events sent, 0 failed, 0 purged, 0 left" {
 		t.Errorf("Reconcile after the restart = %q, want the 3 events sent", logs)
 	}
 	a.clock.Advance(waitForever)
@@ -217,7 +217,7 @@ func TestEventsResendIsDeduplicated(t *testing.T) {
 	proxy.Clear()
 
 	a.clock.Advance(announceWait)
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 1 events sent, 0 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 1 events sent, 0 failed, 0 purged, 0 left" {
 		t.Errorf("Reconcile = %q, want the event sent again", logs)
 	}
 	a.sentEvent(v.SessionID)
@@ -240,7 +240,7 @@ func TestEventsPastTheResendHorizonAreStillSent(t *testing.T) {
 	a.cancel(v)
 	sb = testenv.StartServiceBus(t, services.ServiceBusOptions{Port: sb.Port, HTTPPort: sb.HTTPPort})
 	a.clock.Advance(ResendHorizon + time.Hour) // the session's expiry entry is due too
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 2 due, 0 finalized, 1 events sent, 0 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 2 due, 0 finalized, 1 events sent, 0 failed, 0 purged, 0 left" {
 		t.Errorf("Reconcile = %q, want the late event sent", logs)
 	}
 	checkDelivered(t, testenv.Receive(t, sb, topic, "all", 1), []string{v.SessionID + "/canceled"}, true)
@@ -295,7 +295,7 @@ func TestEventsWithASilentServiceBus(t *testing.T) {
 	}
 	a.clock.Advance(announceWait) // the pause is over: Reconcile tries the topic again
 	start := time.Now()
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 3 due, 0 finalized, 0 events sent, 3 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 3 due, 0 finalized, 0 events sent, 3 failed, 0 purged, 3 left" {
 		t.Errorf("Reconcile with a silent Service Bus = %q, want the 3 announce entries failed (kept)", logs)
 	}
 	if took := time.Since(start); took > resendTimeout+2*time.Second {

@@ -26,13 +26,20 @@ func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return fmt.Errorf("reconcile: read the work index: %w", err)
 	}
-	writeInvocation(w, http.StatusOK, fmt.Sprintf("reconcile: %d due, %d finalized, %d events sent, %d failed", res.Due, res.Finalized, res.Sent, res.Failed))
+	s.log.InfoContext(r.Context(), "reconcile: run", slog.Int("due", res.Due), slog.Int("finalized", res.Finalized),
+		slog.Int("sent", res.Sent), slog.Int("failed", res.Failed), slog.Int("purged", res.Purged), slog.Int("left", res.Left))
+	writeInvocation(w, http.StatusOK, fmt.Sprintf("reconcile: %d due, %d finalized, %d events sent, %d failed, %d purged, %d left",
+		res.Due, res.Finalized, res.Sent, res.Failed, res.Purged, res.Left))
 	return nil
 }
 
 // ReconcileResult counts what one run did: due entries read, sessions finalized, events sent by
-// its batched resend (an expiry's own event is sent by finish and not counted), entries failed.
-type ReconcileResult struct{ Due, Finalized, Sent, Failed int }
+// its batched resend (an expiry's own event is sent by finish and not counted), entries failed
+// (each filed again for later, or left where it was when the budget ended), sessions purged
+// (retention), and entries left: the failed ones and those read that the run
+// did not get to (a dependency down, the budget over). Entries of the index past the last page
+// read are not counted: the run cannot know them without reading them.
+type ReconcileResult struct{ Due, Finalized, Sent, Failed, Purged, Left int }
 
 // reconcileBudget, Options.ReconcileBudget's default, keeps one run inside the host's
 // functionTimeout (5 minutes in host.json) with room for what may come before and after it: up
@@ -81,7 +88,7 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		}
 		var items []liveness.DueItem
 		for _, item := range page {
-			if key := item.SessionID + "/" + string(item.Reason); !seen[key] {
+			if key := item.SessionID + item.KeyHash + "/" + string(item.Reason); !seen[key] {
 				seen[key] = true
 				items = append(items, item)
 			}
@@ -116,15 +123,20 @@ func (s *Server) reconcilePage(ctx context.Context, items []liveness.DueItem, an
 		wave := items[:min(run.width, len(items))]
 		items = items[len(wave):]
 		type outcome struct {
-			finalized bool
-			err       error
+			finalized, purged bool
+			err               error
 		}
 		outcomes := make([]outcome, len(wave))
 		var wg sync.WaitGroup
 		for i, item := range wave {
 			wg.Go(func() {
+				if isRetention(item.Reason) {
+					purged, err := s.purgeOne(ctx, item)
+					outcomes[i] = outcome{purged: purged, err: err}
+					return
+				}
 				finalized, err := s.reconcileOne(ctx, item, ann)
-				outcomes[i] = outcome{finalized, err}
+				outcomes[i] = outcome{finalized: finalized, err: err}
 			})
 		}
 		wg.Wait()
@@ -136,10 +148,14 @@ func (s *Server) reconcilePage(ctx context.Context, items []liveness.DueItem, an
 				if o.finalized {
 					res.Finalized++
 				}
+				if o.purged {
+					res.Purged++
+				}
 				continue
 			}
 			res.Failed++
-			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID),
+			res.Left++
+			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID), slog.String("keyHash", item.KeyHash),
 				slog.String("reason", string(item.Reason)), slog.Int("attempts", item.Attempts+1), slog.String("error", o.err.Error()))
 			if errors.Is(o.err, liveness.ErrUpstreamUnavailable) {
 				upstreamFailed++
@@ -167,6 +183,7 @@ func (s *Server) reconcilePage(ctx context.Context, items []liveness.DueItem, an
 			run.stop = true
 		}
 	}
+	res.Left += len(items) // not got to: they stay due for the next run
 }
 
 // reconcileOne handles one due entry and removes it once its work is done; when the work fails it
@@ -202,6 +219,9 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem, ann *a
 			}
 		}
 		if err := s.revokeFaceSession(ctx, sess); err != nil {
+			return false, err
+		}
+		if err := s.filePurge(ctx, sess); err != nil {
 			return false, err
 		}
 	case liveness.DueExpire:

@@ -60,7 +60,7 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 			file:       func(a *app, v sessionView) { a.addDue(v.SessionID, liveness.DueAnnounce, a.clock.Now()) },
 			wantStatus: liveness.StatusCreated,
 			wantDue:    []liveness.DueReason{liveness.DueAnnounce, liveness.DueExpire},
-			wantLog:    "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed",
+			wantLog:    "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed, 0 purged, 0 left",
 			check: func(a *app, v sessionView) {
 				for _, d := range a.dueFor(v.SessionID) {
 					if d.Reason != liveness.DueAnnounce {
@@ -80,7 +80,7 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 			},
 			wantStatus: liveness.StatusAbandoned,
 			wantDue:    []liveness.DueReason{liveness.DueAnnounce, liveness.DueExpire},
-			wantLog:    "reconcile: 1 due, 1 finalized, 0 events sent, 0 failed",
+			wantLog:    "reconcile: 1 due, 1 finalized, 0 events sent, 0 failed, 0 purged, 0 left",
 		},
 		{
 			name: "an abandon entry records an attempt that finished meanwhile",
@@ -91,14 +91,14 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 			attempt:    &facestub.Attempt{Decision: "spoofface"},
 			wantStatus: liveness.StatusCompleted,
 			wantDue:    []liveness.DueReason{liveness.DueAnnounce, liveness.DueExpire},
-			wantLog:    "reconcile: 1 due, 1 finalized, 0 events sent, 0 failed",
+			wantLog:    "reconcile: 1 due, 1 finalized, 0 events sent, 0 failed, 0 purged, 0 left",
 		},
 		{
 			name:       "an abandon entry without a recorded return is dropped; the expiry still stands",
 			file:       func(a *app, v sessionView) { a.addDue(v.SessionID, liveness.DueAbandon, a.clock.Now()) },
 			wantStatus: liveness.StatusCreated,
 			wantDue:    []liveness.DueReason{liveness.DueExpire},
-			wantLog:    "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed",
+			wantLog:    "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed, 0 purged, 0 left",
 		},
 		{
 			name: "an entry of an unknown reason stays for a version that knows it",
@@ -112,7 +112,7 @@ func TestReconcileDispatchesOnTheReason(t *testing.T) {
 			},
 			wantStatus: liveness.StatusCreated,
 			wantDue:    []liveness.DueReason{liveness.DueExpire},
-			wantLog:    "reconcile: 0 due, 0 finalized, 0 events sent, 0 failed",
+			wantLog:    "reconcile: 0 due, 0 finalized, 0 events sent, 0 failed, 0 purged, 0 left",
 			check: func(a *app, v sessionView) {
 				rows := a.rows()
 				found := false
@@ -203,7 +203,7 @@ func TestReconcileFilesAnEarlyExpiryEntryAgainInTheSameMinute(t *testing.T) {
 	}
 	a.addDue(v.SessionID, liveness.DueExpire, own[0].Due.Truncate(time.Minute)) // 12:12:00
 	a.clock.Set(own[0].Due.Add(-20 * time.Second))                              // 12:12:10
-	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed" {
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed, 0 purged, 0 left" {
 		t.Errorf("Reconcile logs = %q, want the entry handled without a failure", logs)
 	}
 	want := []liveness.DueItem{{SessionID: v.SessionID, Reason: liveness.DueExpire, Due: own[0].Due}}
@@ -261,8 +261,8 @@ func TestCancelAnswers503UntilTheFaceSessionIsRevoked(t *testing.T) {
 			if got := a.stub.Stats().Total; got != calls {
 				t.Errorf("Reconcile called Face %d times for a session already revoked, want none", got-calls)
 			}
-			if due := a.dueFor(v.SessionID); len(due) != 0 {
-				t.Errorf("due entries after every entry came due = %v, want none", due)
+			if due := a.workDue(v.SessionID); len(due) != 0 {
+				t.Errorf("due entries after every entry came due = %v, want none but the purge", due)
 			}
 		})
 	}

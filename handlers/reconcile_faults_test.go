@@ -115,7 +115,7 @@ func TestReconcileGoesPastOneFailingSession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
-	if want := (ReconcileResult{Due: len(others) + 1, Finalized: len(others), Failed: 1}); res != want {
+	if want := (ReconcileResult{Due: len(others) + 1, Finalized: len(others), Failed: 1, Left: 1}); res != want {
 		t.Errorf("Reconcile = %+v, want %+v", res, want)
 	}
 	for _, v := range others {

@@ -143,7 +143,7 @@ func TestReconcile(t *testing.T) {
 			}
 
 			logs := a.reconcile()
-			if len(logs) != 1 || logs[0] != "reconcile: 0 due, 0 finalized, 0 events sent, 0 failed" {
+			if len(logs) != 1 || logs[0] != "reconcile: 0 due, 0 finalized, 0 events sent, 0 failed, 0 purged, 0 left" {
 				t.Errorf("Reconcile before the session is due: logs %q, want nothing done", logs)
 			}
 			if g := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t); g.Status != liveness.StatusCreated {
@@ -152,7 +152,7 @@ func TestReconcile(t *testing.T) {
 
 			a.passDue(v)
 			logs = a.reconcile()
-			if len(logs) != 1 || logs[0] != "reconcile: 1 due, 1 finalized, 0 events sent, 0 failed" {
+			if len(logs) != 1 || logs[0] != "reconcile: 1 due, 1 finalized, 0 events sent, 0 failed, 0 purged, 0 left" {
 				t.Errorf("Reconcile logs = %q, want one session finalized", logs)
 			}
 			got := a.do("GET", "/api/sessions/"+v.SessionID, nil, nil).session(t)
@@ -202,8 +202,8 @@ func TestReconcileRemovesDueItemsOfFinalSessions(t *testing.T) {
 
 	a.clock.Set(a.clock.Now().Add(365 * 24 * time.Hour))
 	a.reconcile()
-	if due := a.dueFor(v.SessionID); len(due) != 0 {
-		t.Errorf("due items of a final session after Reconcile = %v, want none", due)
+	if due := a.workDue(v.SessionID); len(due) != 0 {
+		t.Errorf("due items of a final session after Reconcile = %v, want none but its purge", due)
 	}
 	if got := a.stub.Stats().Total; got != faceCalls {
 		t.Errorf("Reconcile called Face %d times for a final session, want none", got-faceCalls)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/events"
@@ -40,48 +42,61 @@ type announcements struct {
 // oldest final state first (entries filed again after a failure no longer say that order), then
 // marks each sent one sent. A session read as final has its event row (Finalize writes both in
 // one transaction), so no event is missed because it was committed meanwhile: an entry whose
-// session was not final here is left to reconcileOne.
+// session was not final here is left to reconcileOne. The reads, and the marks, run up to
+// reconcileWorkers at once: each waits on the table, and one by one they would cost a page of
+// announce entries two round trips each before the first event goes out.
 func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *announcements {
 	a := &announcements{sessions: map[string]*liveness.Session{}, unsent: map[string]error{}}
 	type unsentEvent struct {
 		sess  *liveness.Session
 		event []byte
 	}
-	var queue []unsentEvent
+	var ids []string
 	for _, item := range items {
-		id := item.SessionID
-		if item.Reason != liveness.DueAnnounce || a.sessions[id] != nil {
-			continue
+		if item.Reason == liveness.DueAnnounce && !slices.Contains(ids, item.SessionID) {
+			ids = append(ids, item.SessionID)
+		}
+	}
+	var (
+		mu    sync.Mutex
+		queue []unsentEvent
+		away  atomic.Bool // the table is away: reconcileOne meets it too, and stops the run
+	)
+	inPool(ids, func(id string) {
+		if away.Load() {
+			return
 		}
 		sess, err := s.store.GetSession(ctx, id)
 		if errors.Is(err, liveness.ErrUpstreamUnavailable) {
-			break // the table is away: reconcileOne meets it too, and stops the run
+			away.Store(true)
+			return
 		}
 		if err != nil || !sess.Status.Final() {
-			continue // reconcileOne reads it again and decides
+			return // reconcileOne reads it again and decides
 		}
-		a.sessions[id] = sess
 		event, found, err := s.store.PendingEvent(ctx, id)
+		mu.Lock()
+		defer mu.Unlock()
+		a.sessions[id] = sess
 		switch {
 		case err != nil:
 			a.unsent[id] = fmt.Errorf("read the event: %w", err)
-			continue
 		case !found:
-			continue // sent already
+			// sent already
 		case s.events == nil:
 			a.unsent[id] = errNoPublisher
-			continue
+		default:
+			queue = append(queue, unsentEvent{sess, event})
 		}
-		queue = append(queue, unsentEvent{sess, event})
-	}
+	})
 	if len(queue) == 0 {
 		return a
 	}
 	slices.SortStableFunc(queue, func(x, y unsentEvent) int { return x.sess.CompletedAt.Compare(y.sess.CompletedAt) })
-	ids, batch := make([]string, len(queue)), make([][]byte, len(queue))
+	queued, batch := make([]string, len(queue)), make([][]byte, len(queue))
 	for i, u := range queue {
 		s.warnIfLate(ctx, u.sess)
-		ids[i], batch[i] = u.sess.ID, u.event
+		queued[i], batch[i] = u.sess.ID, u.event
 	}
 	started := s.now()
 	err := s.sends.paused(started)
@@ -92,7 +107,8 @@ func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *anno
 		s.sends.record(started, s.now(), err)
 	}
 	perr, _ := errors.AsType[*events.PublishError](err)
-	for i, id := range ids {
+	var sent []string
+	for i, id := range queued {
 		failed := err
 		if perr != nil {
 			failed = perr.Err(i)
@@ -106,13 +122,33 @@ func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *anno
 			}
 			continue
 		}
-		if err := s.store.MarkEventSent(ctx, id); err != nil {
+		sent = append(sent, id)
+	}
+	inPool(sent, func(id string) {
+		err := s.store.MarkEventSent(ctx, id)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
 			a.unsent[id] = fmt.Errorf("mark the event sent (it was sent): %w", err)
-			continue
+			return
 		}
 		a.sent++
-	}
+	})
 	return a
+}
+
+// inPool calls do for each of ids, up to reconcileWorkers at once, and returns when all are done.
+func inPool(ids []string, do func(id string)) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, reconcileWorkers)
+	for _, id := range ids {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			do(id)
+		})
+	}
+	wg.Wait()
 }
 
 // resendOne sends the event of a session that became final after sendUnsent looked at it.

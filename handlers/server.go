@@ -39,10 +39,12 @@ type SessionStore interface {
 	MarkFaceDeleted(ctx context.Context, s *liveness.Session) error
 	PendingEvent(ctx context.Context, sessionID string) (event []byte, found bool, err error)
 	MarkEventSent(ctx context.Context, sessionID string) error
+	PurgeSession(ctx context.Context, s *liveness.Session) error
 
 	ReserveIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) (*liveness.IdempotencyRecord, error)
 	CompleteIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) error
 	ReleaseIdempotencyKey(ctx context.Context, rec *liveness.IdempotencyRecord) error
+	GetIdempotencyKey(ctx context.Context, keyHash string) (*liveness.IdempotencyRecord, error)
 
 	AddDue(ctx context.Context, item liveness.DueItem) error
 	ListDue(ctx context.Context, now time.Time, max int) ([]liveness.DueItem, error)
@@ -89,7 +91,10 @@ type Settings struct {
 	// AbandonAfter is ABANDON_AFTER_SECONDS: how long after a user returned without a finished
 	// attempt Reconcile records the session abandoned (design §4).
 	AbandonAfter time.Duration
-	DefaultMode  liveness.Mode
+	// Retention is RETENTION_DAYS: how long after its final state a session, with its sent event,
+	// is kept before Reconcile deletes it (default 30 days).
+	Retention   time.Duration
+	DefaultMode liveness.Mode
 	// AllowedReturnOrigins are normalized origins (see origin.Normalize).
 	AllowedReturnOrigins []string
 	DeleteFaceSessions   bool
@@ -175,6 +180,9 @@ func New(deps Deps, settings Settings, opts *Options) *Server {
 	}
 	if settings.AbandonAfter <= 0 {
 		settings.AbandonAfter = 120 * time.Second
+	}
+	if settings.Retention <= 0 {
+		settings.Retention = defaultRetention
 	}
 	s := &Server{face: deps.Face, quickLinks: deps.QuickLinks, store: deps.Store, events: deps.Events,
 		settings: settings, opts: o, log: o.Logger}

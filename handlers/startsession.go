@@ -82,6 +82,10 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 				// The session exists and is answered; a retry after inFlightTimeout would make a second one.
 				s.log.WarnContext(ctx, "idempotency key not completed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 			}
+			if err := s.fileForgetKey(ctx, rec); err != nil {
+				// Answered all the same: the record then stays until the key is used again.
+				s.log.WarnContext(ctx, "idempotency key's expiry not indexed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+			}
 			return sess, link, true, nil
 		}
 		if !errors.Is(err, liveness.ErrAlreadyExists) || existing == nil {

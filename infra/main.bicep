@@ -64,6 +64,11 @@ param deleteFaceSessions bool = true
 @maxValue(86400)
 param abandonAfterSeconds int = 120
 
+@description('RETENTION_DAYS: how many days after its final state a session and its sent event are kept before Reconcile deletes them.')
+@minValue(1)
+@maxValue(3650)
+param retentionDays int = 30
+
 @allowed([
   'debug'
   'info'
@@ -209,6 +214,7 @@ module app 'modules/functionapp.bicep' = {
     livenessDefaultMode: livenessDefaultMode
     deleteFaceSessions: deleteFaceSessions
     abandonAfterSeconds: abandonAfterSeconds
+    retentionDays: retentionDays
     logLevel: logLevel
   }
 }

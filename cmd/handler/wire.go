@@ -82,6 +82,7 @@ func buildServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (srv
 		QuickLinkEndpoint:    cfg.QuickLinkEndpoint,
 		Callbacks:            signer,
 		AbandonAfter:         cfg.AbandonAfter,
+		Retention:            cfg.Retention,
 		DefaultMode:          cfg.DefaultMode,
 		AllowedReturnOrigins: cfg.ReturnURLAllowedOrigins,
 		DeleteFaceSessions:   cfg.DeleteFaceSessions,

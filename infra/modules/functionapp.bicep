@@ -47,6 +47,7 @@ param reconcileSchedule string
 param livenessDefaultMode string
 param deleteFaceSessions bool
 param abandonAfterSeconds int
+param retentionDays int
 param logLevel string
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -155,6 +156,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     LIVENESS_DEFAULT_MODE: livenessDefaultMode
     DELETE_FACE_SESSIONS: deleteFaceSessions ? 'true' : 'false'
     ABANDON_AFTER_SECONDS: '${abandonAfterSeconds}'
+    RETENTION_DAYS: '${retentionDays}'
     LOG_LEVEL: logLevel
   }
 }

@@ -47,7 +47,10 @@ type Config struct {
 	// AbandonAfter is ABANDON_AFTER_SECONDS (default 120, 1 to 86400): how long after a user
 	// returned without a finished attempt the session is recorded abandoned (design §4).
 	AbandonAfter time.Duration
-	LogLevel     slog.Level
+	// Retention is RETENTION_DAYS (default 30, 1 to 3650): how long after its final state a
+	// session and its sent event are kept before Reconcile deletes them.
+	Retention time.Duration
+	LogLevel  slog.Level
 }
 
 // Error lists every missing or malformed setting. It never contains a setting's value.
@@ -127,6 +130,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.DeleteFaceSessions = r.bool("DELETE_FACE_SESSIONS", true)
 	c.AbandonAfter = time.Duration(r.int("ABANDON_AFTER_SECONDS", 120, 1, 86400)) * time.Second
+	c.Retention = time.Duration(r.int("RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour
 	c.LogLevel = r.logLevel("LOG_LEVEL")
 
 	if len(r.problems) > 0 {

@@ -46,6 +46,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"ReconcileSchedule", c.ReconcileSchedule, "0 */1 * * * *"},
 		{"DeleteFaceSessions", c.DeleteFaceSessions, true},
 		{"AbandonAfter", c.AbandonAfter, 120 * time.Second},
+		{"Retention", c.Retention, 30 * 24 * time.Hour},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
 		{"keys", len(c.CallbackSigningKeys), 1},
 		{"origins", strings.Join(c.ReturnURLAllowedOrigins, " "), "https://app.example.com http://localhost:3000"},
@@ -80,6 +81,7 @@ func TestLoadReportsEveryProblemWithoutValues(t *testing.T) {
 		"RECONCILE_SCHEDULE":           "* * *",
 		"DELETE_FACE_SESSIONS":         "maybe",
 		"ABANDON_AFTER_SECONDS":        "0",
+		"RETENTION_DAYS":               "3651",
 		"LOG_LEVEL":                    "loud",
 		"FUNCTIONS_CUSTOMHANDLER_PORT": "http",
 	})
@@ -91,8 +93,8 @@ func TestLoadReportsEveryProblemWithoutValues(t *testing.T) {
 	for _, name := range []string{
 		"FACE_ENDPOINT", "PUBLIC_BASE_URL", "CALLBACK_SIGNING_KEYS: key 1 is shorter", "CALLBACK_SIGNING_KEYS: key 2 is not base64",
 		"TABLES_ENDPOINT or TABLES_CONNECTION_STRING", "RETURN_URL_ALLOWED_ORIGINS", "SERVICEBUS_CONNECTION_STRING",
-		"LIVENESS_DEFAULT_MODE", "RECONCILE_SCHEDULE", "DELETE_FACE_SESSIONS", "ABANDON_AFTER_SECONDS", "LOG_LEVEL",
-		"FUNCTIONS_CUSTOMHANDLER_PORT",
+		"LIVENESS_DEFAULT_MODE", "RECONCILE_SCHEDULE", "DELETE_FACE_SESSIONS", "ABANDON_AFTER_SECONDS", "RETENTION_DAYS",
+		"LOG_LEVEL", "FUNCTIONS_CUSTOMHANDLER_PORT",
 	} {
 		if !strings.Contains(msg, name) {
 			t.Errorf("error does not name %s: %s", name, msg)

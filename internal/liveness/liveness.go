@@ -136,9 +136,11 @@ type IdempotencyRecord struct {
 }
 
 // DueItem is an entry of the index of due work that Reconcile reads. A session can have one
-// entry per reason.
+// entry per reason. An entry names a session (SessionID), except a DueForgetKey entry, which
+// names an Idempotency-Key record (KeyHash) and no session.
 type DueItem struct {
 	SessionID string
+	KeyHash   string // DueForgetKey only: the IdempotencyRecord's KeyHash
 	Reason    DueReason
 	Due       time.Time
 	// Attempts counts the runs whose work on this entry failed; each failure files it again later.
@@ -160,10 +162,17 @@ const (
 	// the session could not of what follows the commit — revoke the Face session, and (once the
 	// Service Bus publisher is there) publish its event if it is still unsent.
 	DueAnnounce DueReason = "announce"
+	// DuePurge is filed when a final state has been announced, for the final time plus the
+	// retention period (RETENTION_DAYS): delete the session, its sent event and what is left of
+	// it in the index.
+	DuePurge DueReason = "purge"
+	// DueForgetKey is filed just before an Idempotency-Key is reserved, for the end of its
+	// window: delete the record unless a newer reservation of the key is still in its window.
+	DueForgetKey DueReason = "forget-key"
 )
 
 // DueReasons are the reasons this version knows.
-var DueReasons = []DueReason{DueExpire, DueAbandon, DueAnnounce}
+var DueReasons = []DueReason{DueExpire, DueAbandon, DueAnnounce, DuePurge, DueForgetKey}
 
 // Valid reports whether r is a reason this version knows.
 func (r DueReason) Valid() bool { return slices.Contains(DueReasons, r) }

@@ -24,7 +24,8 @@ const (
 type dueEntity struct {
 	PartitionKey string
 	RowKey       string
-	SessionID    string
+	SessionID    string `json:",omitempty"`
+	KeyHash      string `json:",omitempty"` // a DueForgetKey entry's record, instead of a session
 	Reason       string
 	Due          string
 	Attempts     int32  `json:",omitempty"`
@@ -42,17 +43,31 @@ var knownReasons = func() string {
 
 func duePartition(t time.Time) string { return duePrefix + t.UTC().Format(bucketLayout) }
 
-// dueRowKey keeps one entry per session and reason in a minute's bucket.
-func dueRowKey(item liveness.DueItem) string { return item.SessionID + "_" + string(item.Reason) }
+// dueRowKey keeps one entry per session (or key record) and reason in a minute's bucket.
+func dueRowKey(item liveness.DueItem) string { return dueSubject(item) + "_" + string(item.Reason) }
+
+// dueSubject is what an entry is about: its Idempotency-Key record for DueForgetKey, else its session.
+func dueSubject(item liveness.DueItem) string {
+	if item.Reason == liveness.DueForgetKey {
+		return item.KeyHash
+	}
+	return item.SessionID
+}
 
 func checkDue(item liveness.DueItem) error {
-	if err := validSessionID(item.SessionID); err != nil {
-		return err
-	}
 	if !item.Reason.Valid() {
 		return liveness.Invalid("reason", fmt.Sprintf("unknown due reason %q", item.Reason))
 	}
-	return nil
+	if item.Reason == liveness.DueForgetKey {
+		if item.SessionID != "" {
+			return liveness.Invalid("sessionId", "a key record's entry names no session")
+		}
+		return validKeyHash(item.KeyHash)
+	}
+	if item.KeyHash != "" {
+		return liveness.Invalid("keyHash", "a session's entry names no key record")
+	}
+	return validSessionID(item.SessionID)
 }
 
 // AddDue files item as work for Reconcile at item.Due. Filing the same item twice is harmless.
@@ -68,7 +83,7 @@ func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
 	}
 	data, err := json.Marshal(dueEntity{
 		PartitionKey: duePartition(item.Due), RowKey: dueRowKey(item),
-		SessionID: item.SessionID, Reason: string(item.Reason), Due: formatTime(item.Due), Attempts: int32(item.Attempts),
+		SessionID: item.SessionID, KeyHash: item.KeyHash, Reason: string(item.Reason), Due: formatTime(item.Due), Attempts: int32(item.Attempts),
 	})
 	if err != nil {
 		return fmt.Errorf("store: add due: %w", err)
@@ -142,13 +157,14 @@ func decodeDue(raw []byte) (liveness.DueItem, error) {
 	if err != nil {
 		return liveness.DueItem{}, fmt.Errorf("due row: %w", err)
 	}
-	if !liveness.ValidSessionID(e.SessionID) || e.RowKey != e.SessionID+"_"+e.Reason {
-		return liveness.DueItem{}, fmt.Errorf("due row %q: session id %q and reason %q do not match its key", e.RowKey, e.SessionID, e.Reason)
+	item := liveness.DueItem{SessionID: e.SessionID, KeyHash: e.KeyHash, Reason: liveness.DueReason(e.Reason), Due: due, Attempts: int(e.Attempts), ETag: e.ETag}
+	if checkDue(item) != nil || e.RowKey != dueRowKey(item) {
+		return liveness.DueItem{}, fmt.Errorf("due row %q: session id %q, key hash %q and reason %q do not match its key", e.RowKey, e.SessionID, e.KeyHash, e.Reason)
 	}
 	if e.PartitionKey != duePartition(due) {
 		return liveness.DueItem{}, fmt.Errorf("due row %q: due time %s is not of its partition %q", e.RowKey, e.Due, e.PartitionKey)
 	}
-	return liveness.DueItem{SessionID: e.SessionID, Reason: liveness.DueReason(e.Reason), Due: due, Attempts: int(e.Attempts), ETag: e.ETag}, nil
+	return item, nil
 }
 
 func pageSize(limit int) *int32 {
