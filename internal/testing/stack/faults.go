@@ -34,7 +34,8 @@ func (s *Stack) ServiceBus() *services.ServiceBus { return s.sb }
 // event receiver meet a closed port until StartServiceBus.
 func (s *Stack) StopServiceBus() error { return s.sb.Stop() }
 
-// StartServiceBus starts the Service Bus stand-in again on the ports it had.
+// StartServiceBus starts the Service Bus stand-in again on the ports it had, and the event
+// receiver again on a new connection (the old one died with the stand-in).
 func (s *Stack) StartServiceBus() error {
 	sb, err := services.StartServiceBus(services.ServiceBusOptions{Root: s.root, Port: s.sb.Port, HTTPPort: s.sb.HTTPPort,
 		Output: s.output("servicebus", nil, s.mirror)})
@@ -42,7 +43,7 @@ func (s *Stack) StartServiceBus() error {
 		return err
 	}
 	s.sb = sb
-	return nil
+	return s.Events.restart(sb.ConnectionString())
 }
 
 // WaitLine waits until a line of the process named name (as Lines labels it) contains substr,

@@ -14,34 +14,56 @@ import (
 
 // Started is the part of StartSession's 201 answer a flow needs.
 type Started struct {
-	SessionID string `json:"sessionId"`
-	Link      string `json:"link"` // a secret: the quick link URL
+	SessionID string
+	Link      string // a secret: the quick link URL
 }
 
 // StartSession calls StartSession directly on the handler with body (JSON) and wants 201.
 func (s *Stack) StartSession(ctx context.Context, body any) (Started, error) {
 	var out Started
+	var answer struct {
+		SessionID string `json:"sessionId"`
+		Link      struct {
+			URL string `json:"url"`
+		} `json:"link"`
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return out, err
 	}
-	answer, err := s.call(ctx, http.MethodPost, s.HandlerURL+"/api/sessions", "application/json", b, http.StatusCreated)
+	// Seen does not keep this answer: the link is where it belongs here, and nowhere else.
+	got, err := s.send(ctx, http.MethodPost, s.HandlerURL+"/api/sessions", "application/json", b, http.StatusCreated, false)
 	if err != nil {
 		return out, err
 	}
-	if err := json.Unmarshal(answer, &out); err != nil {
-		return out, fmt.Errorf("StartSession: %w: %s", err, answer)
+	// The answer holds the link, a secret: an error does not quote it.
+	if err := json.Unmarshal(got, &answer); err != nil {
+		return out, fmt.Errorf("StartSession: the 201 answer does not decode: %w", err)
 	}
-	return out, nil
+	return Started{SessionID: answer.SessionID, Link: answer.Link.URL}, nil
 }
 
-// Capture plays the user on the quick link stand-in's capture page: it posts outcome (realface,
-// spoofface, uncertain, error or abandon) for link and returns the callback URL the stand-in
-// sends the browser to (its return mode must be "get").
+// Capture plays the user on the quick link stand-in's capture page: it opens link (which tells
+// the stand-in the callback URL), posts outcome (realface, spoofface, uncertain, error or
+// abandon) and returns the callback URL the stand-in sends the browser to (its return mode must
+// be "get").
 func (s *Stack) Capture(ctx context.Context, link, outcome string) (string, error) {
 	u, err := url.Parse(link)
 	if err != nil {
 		return "", fmt.Errorf("the quick link does not parse: %w", err)
+	}
+	page, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := s.client.Do(page)
+	if err != nil {
+		return "", fmt.Errorf("opening the capture page: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("opening the capture page: %s, want 200", resp.Status)
 	}
 	id := u.Query().Get("s")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.StandinURL+"/capture/"+url.PathEscape(id),
@@ -50,7 +72,7 @@ func (s *Stack) Capture(ctx context.Context, link, outcome string) (string, erro
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := s.client.Do(req)
+	resp, err = s.client.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -70,18 +70,18 @@ type Stack struct {
 	Events *Events // every event delivered on the `all` subscription
 	Seen   *Seen   // every answer body the stack's own calls received
 
-	dir      string
-	azurite  *services.Azurite
-	sb       *services.ServiceBus
-	procs    []*services.Process
-	handler  *services.Process
+	dir     string
+	azurite *services.Azurite
+	sb      *services.ServiceBus
+	procs   []*services.Process
+	handler *services.Process
 	// What the handler was started with, to start it again on the same port.
 	handlerEnv []string
 	mirror     io.Writer
 	root       string
-	writers  []*LineWriter
-	client   *http.Client
-	stopOnce sync.Once
+	writers    []*LineWriter
+	client     *http.Client
+	stopOnce   sync.Once
 }
 
 // Topic and subscription the events are received from (internal/standin/servicebus/entities.json).
