@@ -9,6 +9,7 @@ import (
 
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/faulthooks"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/upstream"
 )
@@ -40,6 +41,7 @@ func (s *Server) finish(ctx context.Context, sess *liveness.Session, status live
 		return nil, fmt.Errorf("record the %s state: %w", status, err)
 	}
 	s.log.InfoContext(ctx, "session finished", slog.String("sessionId", sess.ID), slog.String("status", string(status)))
+	faulthooks.AfterCommit(ctx, sess.ID) // a no-op outside the fault suite's build
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := s.sendEvent(ctx, sess.ID, event); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/liveness-quicklink/functions/internal/config"
 	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/face"
+	"github.com/liveness-quicklink/functions/internal/faulthooks"
 	"github.com/liveness-quicklink/functions/internal/origin"
 	"github.com/liveness-quicklink/functions/internal/quicklink"
 	"github.com/liveness-quicklink/functions/internal/store"
@@ -67,7 +68,8 @@ func buildServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (srv
 	}
 	initCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := store.New(initCtx, tables, &store.Options{Logger: log})
+	hooks := faulthooks.Timing() // zero (the defaults) outside the fault suite's build
+	st, err := store.New(initCtx, tables, &store.Options{Logger: log, AnnounceDelay: hooks.AnnounceDelay})
 	if err != nil {
 		return nil, nil, fmt.Errorf("session store: %w", err)
 	}
@@ -86,7 +88,7 @@ func buildServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (srv
 		DefaultMode:          cfg.DefaultMode,
 		AllowedReturnOrigins: cfg.ReturnURLAllowedOrigins,
 		DeleteFaceSessions:   cfg.DeleteFaceSessions,
-	}, &handlers.Options{Logger: log, Ready: st.Ping})
+	}, &handlers.Options{Logger: log, Ready: st.Ping, ExpiryGrace: hooks.ExpiryGrace})
 	return srv, pub.Close, nil
 }
 

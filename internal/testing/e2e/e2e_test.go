@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -366,107 +364,32 @@ func checkUsedLinkAndForgery(ctx context.Context, t *testing.T, st *stack.Stack,
 // scanForSecrets looks for every secret of the run in every line every process wrote, every
 // answer body the tests received, every event and every table row.
 func scanForSecrets(ctx context.Context, t *testing.T, st *stack.Stack, seen secrets, flows int) {
-	tokens, err := st.IssuedTokens(ctx)
+	named, err := st.Secrets(ctx, flows)
 	if err != nil {
-		t.Fatalf("the stand-in's issued tokens: %v", err)
+		t.Fatalf("%v", err)
 	}
-	linkIDs, err := st.IssuedLinkIDs(ctx)
-	if err != nil {
-		t.Fatalf("the stand-in's issued link ids: %v", err)
-	}
-	if len(tokens) < flows || len(linkIDs) < flows {
-		t.Fatalf("the stand-in issued %d tokens and %d links for %d flows: the scan would miss secrets", len(tokens), len(linkIDs), flows)
-	}
-	rows, err := st.TableRows(ctx)
-	if err != nil {
-		t.Fatalf("reading the table rows: %v", err)
-	}
-	if len(rows) == 0 {
-		t.Fatalf("no table rows: the scan would prove nothing")
-	}
-
-	named := map[string]string{} // secret → what it is
-	add := func(kind string, values ...string) {
-		for _, v := range values {
-			if v != "" {
-				named[v] = kind
-			}
+	tokens, linkIDs := 0, 0
+	for _, kind := range named {
+		switch kind {
+		case "Face auth token":
+			tokens++
+		case "quick link id":
+			linkIDs++
 		}
 	}
-	add("Face auth token", tokens...)
-	add("quick link id", linkIDs...)
-	add("quick link id", seen.linkIDs...)
-	add("quick link URL", seen.links...)
-	add("callback sig", seen.sigs...)
-	add("signing key (raw)", string(st.SigningKey))
-	add("signing key (base64)", base64.StdEncoding.EncodeToString(st.SigningKey), base64.RawStdEncoding.EncodeToString(st.SigningKey))
-	add("signing key (base64url)", base64.URLEncoding.EncodeToString(st.SigningKey), base64.RawURLEncoding.EncodeToString(st.SigningKey))
-	add("signing key (hex)", hex.EncodeToString(st.SigningKey))
-	add("function key", st.FunctionKey)
-	add("Face API key", st.FaceAPIKey)
+	named.Add("quick link id", seen.linkIDs...)
+	named.Add("quick link URL", seen.links...)
+	named.Add("callback sig", seen.sigs...)
 
-	st.Close() // every process's last lines are in Lines once it has exited
-	lines := st.Lines.All()
-	var haystack []string // "<where>: <text>"
-	haystack = append(haystack, lines...)
-	for _, a := range st.Seen.All() {
-		haystack = append(haystack, "answer to "+redactAll(a.Request, named)+": "+a.Body)
+	leaks, scanned, err := st.ScanForLeaks(ctx, named)
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
-	evs := st.Events.All()
-	for _, ev := range evs {
-		haystack = append(haystack, fmt.Sprintf("event %s: %s %v", ev.MessageID, ev.Body, ev.Props))
-	}
-	for _, r := range rows {
-		haystack = append(haystack, "table row "+r)
-	}
-
-	leaks := findLeaks(haystack, named)
 	for _, l := range leaks {
 		t.Error(l)
 	}
 	t.Logf("secret scan: %d flows, %d log lines, %d answer bodies, %d events, %d table rows scanned for %d secrets (%d tokens, %d link ids, %d links, %d signatures, keys); %d leaks",
-		flows, len(lines), len(st.Seen.All()), len(evs), len(rows), len(named), len(tokens), len(linkIDs), len(seen.links), len(seen.sigs), len(leaks))
-}
-
-// findLeaks names, with every secret in it redacted, each place in haystack where a secret of
-// named (secret → what it is) appears.
-func findLeaks(haystack []string, named map[string]string) []string {
-	var leaks []string
-	for _, h := range haystack {
-		for secret, kind := range named {
-			if strings.Contains(h, secret) {
-				leaks = append(leaks, fmt.Sprintf("a %s appears in %.400s", kind, redactAll(h, named)))
-			}
-		}
-	}
-	return leaks
-}
-
-// TestFindLeaksSeesAPlantedSecret keeps the scan honest: a secret anywhere in a line is found,
-// and the report never prints it.
-func TestFindLeaksSeesAPlantedSecret(t *testing.T) {
-	named := map[string]string{"tok-123": "Face auth token", "c2lnbmluZw": "callback sig"}
-	haystack := []string{
-		`handler: {"msg":"request","path":"/api/sessions"}`,
-		`handler: {"msg":"oops","token":"tok-123"}`,
-		`event x: {"data":{"url":"http://h/api/callback/1?sig=c2lnbmluZw"}}`,
-	}
-	got := findLeaks(haystack, named)
-	want := []string{
-		`a Face auth token appears in handler: {"msg":"oops","token":"<Face auth token>"}`,
-		`a callback sig appears in event x: {"data":{"url":"http://h/api/callback/1?sig=<callback sig>"}}`,
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("findLeaks (-want +got):\n%s", diff)
-	}
-}
-
-// redactAll replaces every secret in s, so that a failure message does not print one.
-func redactAll(s string, named map[string]string) string {
-	for secret, kind := range named {
-		s = strings.ReplaceAll(s, secret, "<"+kind+">")
-	}
-	return s
+		flows, scanned.Lines, scanned.Answers, scanned.Events, scanned.Rows, len(named), tokens, linkIDs, len(seen.links), len(seen.sigs), len(leaks))
 }
 
 func keys(q url.Values) []string {

@@ -11,6 +11,7 @@ package faultproxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -101,6 +102,7 @@ type Proxy struct {
 	rules   []*rule
 	spoiled int
 	seen    []Exchange
+	down    bool
 }
 
 type rule struct {
@@ -158,6 +160,22 @@ func (p *Proxy) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = nil
+}
+
+// SetDown takes the service away (true) or brings it back (false). While it is down, every
+// exchange is cut before it reaches the service: the proxy reads the request and closes the
+// connection without a byte of answer, as a host that went away mid-connection does. Nothing
+// reaches the service and nothing counts as spoiled; the rules wait until it is back.
+func (p *Proxy) SetDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+}
+
+func (p *Proxy) isDown() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.down
 }
 
 // Spoiled is how many exchanges the proxy has spoiled so far.
@@ -219,6 +237,9 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "faultproxy: reading the request: "+err.Error(), http.StatusBadGateway)
 		return
 	}
+	if p.isDown() {
+		panic(http.ErrAbortHandler) // closes the connection with nothing written
+	}
 	picked := p.pick(req, body)
 	fault := picked.Fault
 	if fault == Refuse {
@@ -275,6 +296,17 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 // stops when tb ends.
 func InFront(tb testing.TB, connectionString string) (*Proxy, string) {
 	tb.Helper()
+	p, cs, err := Front(connectionString)
+	if err != nil {
+		tb.Fatalf("faultproxy: %v", err)
+	}
+	tb.Cleanup(p.Close)
+	return p, cs
+}
+
+// Front is InFront for a caller without a testing.TB (a harness that outlives one test): the
+// caller closes the proxy.
+func Front(connectionString string) (*Proxy, string, error) {
 	var endpoint string
 	for part := range strings.SplitSeq(connectionString, ";") {
 		if v, ok := strings.CutPrefix(part, "TableEndpoint="); ok {
@@ -283,13 +315,12 @@ func InFront(tb testing.TB, connectionString string) (*Proxy, string) {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
-		tb.Fatalf("faultproxy: no usable TableEndpoint in the connection string (%v)", err)
+		return nil, "", fmt.Errorf("no usable TableEndpoint in the connection string (%v)", err)
 	}
 	base := u.Scheme + "://" + u.Host
 	p, err := New(base)
 	if err != nil {
-		tb.Fatalf("faultproxy: %v", err)
+		return nil, "", err
 	}
-	tb.Cleanup(p.Close)
-	return p, strings.Replace(connectionString, "TableEndpoint="+base, "TableEndpoint="+p.URL(), 1)
+	return p, strings.Replace(connectionString, "TableEndpoint="+base, "TableEndpoint="+p.URL(), 1), nil
 }

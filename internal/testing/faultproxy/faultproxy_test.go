@@ -184,3 +184,43 @@ func TestSkipAndMatchPickTheNthExchangeAndExchangesRecordsAll(t *testing.T) {
 		t.Errorf("Exchanges = %v, want %v", paths, want)
 	}
 }
+
+func TestSetDownCutsEveryExchangeUntilBack(t *testing.T) {
+	var seen atomic.Int64
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer backend.Close()
+	p, err := New(backend.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}
+	get := func() (int, error) {
+		resp, err := client.Get(p.URL() + "/acct/table")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	p.SetDown(true)
+	for range 2 {
+		if status, err := get(); err == nil {
+			t.Errorf("while down the client got an answer (%d), want none", status)
+		}
+	}
+	if n := seen.Load(); n != 0 {
+		t.Errorf("the service saw %d requests while down, want 0", n)
+	}
+	p.SetDown(false)
+	if status, err := get(); err != nil || status != http.StatusNoContent {
+		t.Errorf("once back: %d, %v; want 204", status, err)
+	}
+	if n := seen.Load(); n != 1 {
+		t.Errorf("the service saw %d requests once back, want 1", n)
+	}
+}

@@ -115,6 +115,19 @@ func (p *Process) Stop() error {
 	return err
 }
 
+// Kill sends SIGKILL to the process group at once, as the Functions host ends a handler, and
+// returns once the process has exited. Later Stops do nothing.
+func (p *Process) Kill() error {
+	var err error
+	p.once.Do(func() {
+		if err = signalGroup(p.cmd, true); err != nil {
+			return
+		}
+		<-p.exited
+	})
+	return err
+}
+
 // ExitError is a process that exited before it was ready.
 type ExitError struct {
 	Name, Addr, Output string

@@ -29,12 +29,15 @@ type Event struct {
 // Events receives every message of the `all` subscription from Start until Close, completing
 // each, and keeps them in arrival order.
 type Events struct {
-	mu     sync.Mutex
-	got    []Event
-	errs   []error
-	client *azservicebus.Client
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu   sync.Mutex
+	got  []Event
+	errs []error
+	// seqs are the sequence numbers kept, to tell a redelivery from a duplicate.
+	seqs        map[int64]bool
+	redelivered int
+	client      *azservicebus.Client
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
 func (e *Events) start(connectionString string) error {
@@ -68,21 +71,53 @@ func (e *Events) receive(ctx context.Context, r *azservicebus.Receiver) {
 			continue
 		}
 		for _, m := range msgs {
-			if err := r.CompleteMessage(ctx, m, nil); err != nil && ctx.Err() == nil {
+			e.keep(m)
+			// Kept first, completed after, within a bound: after a lost connection the SDK can
+			// wait on a settlement that never comes, and a message that is not completed only
+			// comes back (a redelivery, which keep does not count twice).
+			completeCtx, cancel := context.WithTimeout(ctx, completeTimeout)
+			if err := r.CompleteMessage(completeCtx, m, nil); err != nil && ctx.Err() == nil {
 				e.fail(fmt.Errorf("complete message %s: %w", m.MessageID, err))
 			}
-			ev := Event{MessageID: m.MessageID, Props: m.ApplicationProperties, Body: m.Body}
-			if m.Subject != nil {
-				ev.Subject = *m.Subject
-			}
-			if err := json.Unmarshal(m.Body, &ev.CloudEvent); err != nil {
-				e.fail(fmt.Errorf("message %s is not a CloudEvent: %w", m.MessageID, err))
-			}
-			e.mu.Lock()
-			e.got = append(e.got, ev)
-			e.mu.Unlock()
+			cancel()
 		}
 	}
+}
+
+// completeTimeout bounds one CompleteMessage.
+const completeTimeout = 5 * time.Second
+
+// keep records m, unless it is a redelivery of a message kept already (same sequence number:
+// the topic handed the same copy out again because its completion did not arrive). A second
+// copy that the topic accepted has a sequence number of its own, and is kept: a duplicate.
+func (e *Events) keep(m *azservicebus.ReceivedMessage) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if m.SequenceNumber != nil {
+		if e.seqs == nil {
+			e.seqs = map[int64]bool{}
+		}
+		if e.seqs[*m.SequenceNumber] {
+			e.redelivered++
+			return
+		}
+		e.seqs[*m.SequenceNumber] = true
+	}
+	ev := Event{MessageID: m.MessageID, Props: m.ApplicationProperties, Body: m.Body}
+	if m.Subject != nil {
+		ev.Subject = *m.Subject
+	}
+	if err := json.Unmarshal(m.Body, &ev.CloudEvent); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("message %s is not a CloudEvent: %w", m.MessageID, err))
+	}
+	e.got = append(e.got, ev)
+}
+
+// Redelivered is how many deliveries were copies already kept (see keep).
+func (e *Events) Redelivered() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.redelivered
 }
 
 func (e *Events) fail(err error) {
@@ -140,4 +175,15 @@ func (e *Events) stop() {
 	e.cancel()
 	<-e.done
 	_ = e.client.Close(context.Background())
+	e.cancel = nil
+}
+
+// restart receives from a Service Bus stand-in started again (in memory: its sequence numbers
+// begin anew) on a new connection, keeping the events received so far.
+func (e *Events) restart(connectionString string) error {
+	e.stop()
+	e.mu.Lock()
+	e.seqs = nil
+	e.mu.Unlock()
+	return e.start(connectionString)
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/liveness-quicklink/functions/internal/testing/faultproxy"
 	"github.com/liveness-quicklink/functions/internal/testing/services"
 )
 
@@ -37,6 +38,13 @@ type Options struct {
 	// ("get" or "post"; empty means "get"). SetReturnMode changes them later.
 	ReturnMode   string
 	AppendParams bool
+	// BuildTags are the build tags of the Go binaries, e.g. "faulthooks" (internal/faulthooks).
+	BuildTags []string
+	// HandlerEnv is added to the handler's environment (later entries win).
+	HandlerEnv []string
+	// TablesProxy puts a faultproxy between the handler and Azurite (Stack.TablesProxy); the
+	// stack's own reads (TableRows, SessionRow) go to Azurite directly.
+	TablesProxy bool
 }
 
 // Stack is the running app. Its URLs have no trailing slash.
@@ -55,17 +63,25 @@ type Stack struct {
 	// TablesConnectionString is Azurite's, for reading the rows the handler wrote.
 	TablesConnectionString string
 
+	// TablesProxy stands between the handler and Azurite when Options.TablesProxy was set.
+	TablesProxy *faultproxy.Proxy
+
 	Lines  *Lines  // every line of every process
 	Events *Events // every event delivered on the `all` subscription
 	Seen   *Seen   // every answer body the stack's own calls received
 
-	dir      string
-	azurite  *services.Azurite
-	sb       *services.ServiceBus
-	procs    []*services.Process
-	writers  []*LineWriter
-	client   *http.Client
-	stopOnce sync.Once
+	dir     string
+	azurite *services.Azurite
+	sb      *services.ServiceBus
+	procs   []*services.Process
+	handler *services.Process
+	// What the handler was started with, to start it again on the same port.
+	handlerEnv []string
+	mirror     io.Writer
+	root       string
+	writers    []*LineWriter
+	client     *http.Client
+	stopOnce   sync.Once
 }
 
 // Topic and subscription the events are received from (internal/standin/servicebus/entities.json).
@@ -107,13 +123,20 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	s.FunctionKey = "fk-" + hex.EncodeToString(randomBytes(16))
 	s.FaceAPIKey = "face-" + hex.EncodeToString(randomBytes(16))
 
-	if err := s.build(ctx, o.Root); err != nil {
+	s.mirror, s.root = o.Mirror, o.Root
+	if err := s.build(ctx, o.Root, o.BuildTags); err != nil {
 		return err
 	}
 	if s.azurite, err = services.StartAzurite(services.AzuriteOptions{Root: o.Root, Output: s.output("azurite", nil, o.Mirror)}); err != nil {
 		return err
 	}
 	s.TablesConnectionString = s.azurite.ConnectionString()
+	handlerTables := s.TablesConnectionString
+	if o.TablesProxy {
+		if s.TablesProxy, handlerTables, err = faultproxy.Front(s.TablesConnectionString); err != nil {
+			return err
+		}
+	}
 	if s.sb, err = services.StartServiceBus(services.ServiceBusOptions{Root: o.Root, Output: s.output("servicebus", nil, o.Mirror)}); err != nil {
 		return err
 	}
@@ -148,7 +171,7 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		"CALLBACK_SIGNING_KEYS=" + base64.StdEncoding.EncodeToString(s.SigningKey),
 		"RETURN_URL_ALLOWED_ORIGINS=" + s.DemoURL,
 		"ABANDON_AFTER_SECONDS=" + strconv.Itoa(int(o.AbandonAfter/time.Second)),
-		"TABLES_CONNECTION_STRING=" + s.TablesConnectionString,
+		"TABLES_CONNECTION_STRING=" + handlerTables,
 		"TABLES_ENDPOINT=",
 		"SERVICEBUS_CONNECTION_STRING=" + s.sb.ConnectionString(),
 		"SERVICEBUS_NAMESPACE=",
@@ -156,12 +179,9 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		"FACE_API_KEY=" + s.FaceAPIKey,
 		"LOG_LEVEL=debug", // the most lines for the secret scan
 	}
-	handler, err := s.startProcess("handler", filepath.Join(s.dir, "handler"), nil, env, nil, o.Mirror)
-	if err != nil {
+	s.handlerEnv = append(env, o.HandlerEnv...)
+	if err := s.startHandler(ctx); err != nil {
 		return err
-	}
-	if err := handler.WaitHealthy(ctx, s.HandlerURL+"/api/health", readyTimeout); err != nil {
-		return fmt.Errorf("handler: %w; its output:\n%s", err, handler.Output())
 	}
 
 	if _, err := s.startListening(ctx, "demo", []string{"-addr", "127.0.0.1:" + strconv.Itoa(demoPort),
@@ -171,13 +191,32 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	return nil
 }
 
+// startHandler starts the handler with handlerEnv (and extra) on its port and waits until it is
+// healthy.
+func (s *Stack) startHandler(ctx context.Context, extra ...string) error {
+	env := append(append([]string(nil), s.handlerEnv...), extra...)
+	handler, err := s.startProcess("handler", filepath.Join(s.dir, "handler"), nil, env, nil, s.mirror)
+	if err != nil {
+		return err
+	}
+	s.handler = handler
+	if err := handler.WaitHealthy(ctx, s.HandlerURL+"/api/health", readyTimeout); err != nil {
+		return fmt.Errorf("handler: %w; its output:\n%s", err, handler.Output())
+	}
+	return nil
+}
+
 // build compiles the three Go processes into the stack's temporary folder.
-func (s *Stack) build(ctx context.Context, root string) error {
+func (s *Stack) build(ctx context.Context, root string, tags []string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("building the stack needs the go command: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", s.dir+string(filepath.Separator), "./cmd/handler", "./cmd/standin", "./cmd/demo")
+	args := []string{"build", "-o", s.dir + string(filepath.Separator)}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, goBin, append(args, "./cmd/handler", "./cmd/standin", "./cmd/demo")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/handler ./cmd/standin ./cmd/demo: %w\n%s", err, out)
@@ -252,6 +291,9 @@ func (s *Stack) Close() {
 		s.Events.stop()
 		if s.sb != nil {
 			_ = s.sb.Stop()
+		}
+		if s.TablesProxy != nil {
+			s.TablesProxy.Close()
 		}
 		if s.azurite != nil {
 			_ = s.azurite.Stop()
