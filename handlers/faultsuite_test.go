@@ -198,7 +198,7 @@ func TestFaceHangs(t *testing.T) {
 		if took := time.Since(t0); took > bound {
 			t.Errorf("Reconcile took %v, want within %v", took, bound)
 		}
-		if len(logs) != 1 || !strings.HasSuffix(logs[0], "0 finalized, 0 events sent, 1 failed") {
+		if len(logs) != 1 || !strings.HasSuffix(logs[0], "0 finalized, 0 events sent, 1 failed, 0 purged, 1 left") {
 			t.Errorf("Reconcile = %q, want the one entry failed", logs)
 		}
 		if due := a.dueFor(v.SessionID); len(due) != 1 || due[0].Reason != liveness.DueExpire || due[0].Attempts != 1 {
