@@ -36,8 +36,9 @@ func (s *Server) reconcileInvocation(w http.ResponseWriter, r *http.Request) err
 // ReconcileResult counts what one run did: due entries read, sessions finalized, events sent by
 // its batched resend (an expiry's own event is sent by finish and not counted), entries failed
 // (each filed again for later, or left where it was when the budget ended), sessions purged
-// (retention), and entries left: the failed ones and those read that the run
-// did not get to (a dependency down, the budget over). Entries of the index past the last page
+// (retention), and entries left: the failed ones, announce entries whose send was skipped while
+// sends pause after a failure (left due, not failed), and those read that the run did not get to
+// (a dependency down, the budget over). Entries of the index past the last page
 // read are not counted: the run cannot know them without reading them.
 type ReconcileResult struct{ Due, Finalized, Sent, Failed, Purged, Left int }
 
@@ -153,8 +154,15 @@ func (s *Server) reconcilePage(ctx context.Context, items []liveness.DueItem, an
 				}
 				continue
 			}
-			res.Failed++
 			res.Left++
+			if errors.Is(o.err, errSendPaused) {
+				// Not a try: a send failed moments ago and the event was not offered. The entry
+				// stays where it is, due for the next run (after the pause), its backoff not
+				// raised, so that Service Bus's return is not met with waits grown meanwhile.
+				s.log.InfoContext(ctx, "reconcile: event left for the next run while sends pause", slog.String("sessionId", item.SessionID))
+				continue
+			}
+			res.Failed++
 			s.log.WarnContext(ctx, "reconcile: item failed", slog.String("sessionId", item.SessionID), slog.String("keyHash", item.KeyHash),
 				slog.String("reason", string(item.Reason)), slog.Int("attempts", item.Attempts+1), slog.String("error", o.err.Error()))
 			if errors.Is(o.err, liveness.ErrUpstreamUnavailable) {

@@ -3,10 +3,13 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/events"
+	"github.com/liveness-quicklink/functions/internal/testing/services"
+	"github.com/liveness-quicklink/functions/internal/testing/testenv"
 )
 
 func TestSendPause(t *testing.T) {
@@ -47,4 +50,34 @@ func TestSendPause(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReconcileDuringASendPause: a run that meets sends paused (a send failed moments ago) leaves
+// the announce entries due as they were, neither failed nor filed later with a longer wait, and
+// the first run after the pause sends their events.
+func TestReconcileDuringASendPause(t *testing.T) {
+	sb := testenv.StartServiceBus(t, services.ServiceBusOptions{})
+	a := newApp(t, &appOptions{ServiceBus: sb})
+	v := a.start(``)
+	a.srv.sends.record(a.clock.Now(), a.clock.Now(), events.ErrSendFailed) // the cancel's send skipped
+	a.cancel(v)
+	a.clock.Advance(announceWait)
+	a.srv.sends.record(a.clock.Now(), a.clock.Now(), events.ErrSendFailed)
+	before := a.dueFor(v.SessionID)
+
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 0 events sent, 0 failed, 0 purged, 1 left" {
+		t.Errorf("Reconcile while sends pause = %q, want the announce entry left, not failed", logs)
+	}
+	if after := a.dueFor(v.SessionID); !reflect.DeepEqual(after, before) {
+		t.Errorf("due entries after the paused run = %+v, want them as they were %+v", after, before)
+	}
+	if row, _ := a.outbox(v.SessionID); row.Sent {
+		t.Fatalf("event sent while sends pause")
+	}
+
+	a.clock.Advance(sendPauseFor)
+	if logs := a.reconcile(); len(logs) != 1 || logs[0] != "reconcile: 1 due, 0 finalized, 1 events sent, 0 failed, 0 purged, 0 left" {
+		t.Errorf("Reconcile after the pause = %q, want the event sent", logs)
+	}
+	a.wantOneEventEach(sb, v.SessionID+"/canceled")
 }
