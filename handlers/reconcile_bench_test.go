@@ -18,14 +18,15 @@ import (
 // with 20 ms added to every Face call. It reports sessions finalized per second of the run; the
 // target (issue 10) is at least 50 on a 2-core machine in both cases. No Service Bus: events
 // stay in the outbox, which the run's resends do not touch (their announce entries come due
-// later).
+// later). It also reports the table operations each finalized session cost and their rate, to
+// set beside BenchmarkTableOperations (internal/store): Azurite's capacity on the same machine.
 func BenchmarkReconcile(b *testing.B) {
 	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
 		b.Run(fmt.Sprintf("faceLatency=%v", latency), func(b *testing.B) {
 			const backlog = 100
 			clock := fakeclock.New(time.Now().UTC())
-			srv, stub := benchServer(b, clock.Now)
-			finalized, elapsed := 0, time.Duration(0)
+			srv, stub, tableCalls := benchServer(b, clock.Now)
+			finalized, elapsed, calls := 0, time.Duration(0), int64(0)
 			for b.Loop() {
 				b.StopTimer()
 				stub.SetFaults(facestub.Faults{})
@@ -47,9 +48,10 @@ func BenchmarkReconcile(b *testing.B) {
 				clock.Advance(time.Minute + srv.opts.ExpiryGrace + time.Second)
 				stub.SetFaults(facestub.Faults{Latency: latency})
 				b.StartTimer()
-				start := time.Now()
+				start, before := time.Now(), tableCalls.Load()
 				res, err := srv.Reconcile(b.Context())
 				elapsed += time.Since(start)
+				calls += tableCalls.Load() - before
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -59,6 +61,8 @@ func BenchmarkReconcile(b *testing.B) {
 				finalized += res.Finalized
 			}
 			b.ReportMetric(float64(finalized)/elapsed.Seconds(), "sessions/s")
+			b.ReportMetric(float64(calls)/float64(finalized), "tableops/session")
+			b.ReportMetric(float64(calls)/elapsed.Seconds(), "tableops/s")
 		})
 	}
 }
