@@ -76,7 +76,7 @@ func (s *Server) sendEvent(ctx context.Context, sessionID string, event []byte) 
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	err := s.events.Publish(sendCtx, [][]byte{event})
-	s.sends.record(started, s.now(), err)
+	s.sends.record(ctx, started, s.now(), err)
 	if err != nil {
 		return fmt.Errorf("send the event: %w", err)
 	}

@@ -19,7 +19,7 @@ import (
 // failingIndex is the store with its due index unreadable, so that a Reconcile run fails.
 type failingIndex struct{ SessionStore }
 
-func (failingIndex) ListDue(context.Context, time.Time, int) ([]liveness.DueItem, error) {
+func (failingIndex) ListDue(context.Context, time.Time, *liveness.DueItem, int) ([]liveness.DueItem, error) {
 	return nil, errors.New("the index is unreachable (test)")
 }
 

@@ -76,16 +76,20 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ReconcileBudget)
 	defer cancel()
 	var res ReconcileResult
-	seen := map[string]bool{} // entries this run handled: one it could not move stays listed
+	seen := map[string]bool{}   // entries this run handled: one filed again for now comes back
+	var after *liveness.DueItem // the last entry read: the next page starts past it
 	run := &reconcileRun{width: 1}
 	for ctx.Err() == nil && !run.stop {
-		page, err := s.store.ListDue(ctx, s.now(), s.opts.ReconcileBatch)
+		page, err := s.store.ListDue(ctx, s.now(), after, s.opts.ReconcileBatch)
 		if err != nil {
 			if len(seen) == 0 {
 				return res, err
 			}
 			s.log.WarnContext(ctx, "reconcile: the next page of the index could not be read; the rest waits for the next run", slog.String("error", err.Error()))
 			break
+		}
+		if len(page) > 0 {
+			after = &page[len(page)-1]
 		}
 		var items []liveness.DueItem
 		for _, item := range page {
@@ -241,7 +245,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem, ann *a
 			// session still expires.
 			s.log.WarnContext(ctx, "reconcile: expiry entry filed before the session's expiry; filed again",
 				slog.String("sessionId", sess.ID), slog.Time("filedFor", item.Due), slog.Time("expiresAt", due))
-			return false, s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: due})
+			return false, s.refile(ctx, item, refiled(item, due, 0))
 		}
 		if _, err := s.finishFromFace(ctx, sess, liveness.StatusExpired); err != nil {
 			return false, err
@@ -260,8 +264,7 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem, ann *a
 		if errors.Is(err, errAttemptRunning) {
 			// The user is in the middle of an attempt (the return was early, or a link scanner's):
 			// look again one abandon period later; the expiry entry still bounds the session.
-			next := liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: s.now().Add(s.settings.AbandonAfter)}
-			return false, s.refile(ctx, item, next)
+			return false, s.refile(ctx, item, refiled(item, s.now().Add(s.settings.AbandonAfter), 0))
 		}
 		if err != nil {
 			return false, err
@@ -276,7 +279,13 @@ func (s *Server) reconcileOne(ctx context.Context, item liveness.DueItem, ann *a
 func (s *Server) retryLater(ctx context.Context, item liveness.DueItem, hint time.Duration) error {
 	n := item.Attempts + 1
 	delay := max(retryDelay(n), min(hint, time.Hour))
-	return s.refile(ctx, item, liveness.DueItem{SessionID: item.SessionID, Reason: item.Reason, Due: s.now().Add(delay), Attempts: n})
+	return s.refile(ctx, item, refiled(item, s.now().Add(delay), n))
+}
+
+// refiled is item's entry filed again for due with attempts tries behind it: the same subject
+// (session, or Idempotency-Key record) and reason, a new row.
+func refiled(item liveness.DueItem, due time.Time, attempts int) liveness.DueItem {
+	return liveness.DueItem{SessionID: item.SessionID, KeyHash: item.KeyHash, Reason: item.Reason, Due: due, Attempts: attempts}
 }
 
 // refile files next in place of the listed item, which it then removes. A conflict on the removal

@@ -68,7 +68,7 @@ func (a *app) reconcile() []string {
 // dueFor returns the due items of a session, looking far into the future.
 func (a *app) dueFor(id string) []liveness.DueItem {
 	a.t.Helper()
-	items, err := a.store.ListDue(a.t.Context(), a.clock.Now().Add(365*24*time.Hour), 1000)
+	items, err := a.store.ListDue(a.t.Context(), a.clock.Now().Add(365*24*time.Hour), nil, 1000)
 	if err != nil {
 		a.t.Fatalf("store.ListDue: %v", err)
 	}

@@ -104,7 +104,7 @@ func (s *Server) sendUnsent(ctx context.Context, items []liveness.DueItem) *anno
 		sendCtx, cancel := context.WithTimeout(ctx, resendTimeout)
 		err = s.events.Publish(sendCtx, batch)
 		cancel()
-		s.sends.record(started, s.now(), err)
+		s.sends.record(ctx, started, s.now(), err)
 	}
 	perr, _ := errors.AsType[*events.PublishError](err)
 	var sent []string

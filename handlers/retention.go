@@ -78,7 +78,7 @@ func (s *Server) purgeOne(ctx context.Context, item liveness.DueItem) (purged bo
 	}
 	if due := sess.CompletedAt.Add(s.settings.Retention); s.now().Before(due) {
 		// RETENTION_DAYS was raised since the entry was filed: keep the session the new period.
-		return false, s.refile(ctx, item, liveness.DueItem{SessionID: sess.ID, Reason: item.Reason, Due: due})
+		return false, s.refile(ctx, item, refiled(item, due, 0))
 	}
 	// What its announce entry would do, should the purge come first: no Face session is left
 	// behind by a session the table forgets.
@@ -106,7 +106,7 @@ func (s *Server) forgetKey(ctx context.Context, item liveness.DueItem) error {
 	}
 	if end := rec.CreatedAt.Add(s.opts.IdempotencyWindow); s.now().Before(end) {
 		// A newer reservation of the key, whose own entry is filed for this same time.
-		return s.refile(ctx, item, liveness.DueItem{KeyHash: item.KeyHash, Reason: item.Reason, Due: end})
+		return s.refile(ctx, item, refiled(item, end, 0))
 	}
 	if err := s.store.ReleaseIdempotencyKey(ctx, rec); err != nil {
 		return fmt.Errorf("delete the Idempotency-Key record: %w", err)

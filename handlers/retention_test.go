@@ -51,7 +51,7 @@ func (a *app) workDue(id string) []liveness.DueItem {
 // keyDue is the due entries of the Idempotency-Key key, looking far into the future.
 func (a *app) keyDue(key string) []liveness.DueItem {
 	a.t.Helper()
-	items, err := a.store.ListDue(a.t.Context(), a.clock.Now().Add(365*24*time.Hour), 1000)
+	items, err := a.store.ListDue(a.t.Context(), a.clock.Now().Add(365*24*time.Hour), nil, 1000)
 	if err != nil {
 		a.t.Fatalf("store.ListDue: %v", err)
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,13 +43,16 @@ func (p *sendPause) paused(now time.Time) error {
 	return fmt.Errorf("%w (until %s)", errSendPaused, p.until.UTC().Format(time.RFC3339))
 }
 
-// record notes the result of a send that started at started and ended at ended: a success ends
-// the pause, a failure that Service Bus did not confirm starts one, unless a send that started
-// later has succeeded meanwhile (a slow failure says nothing about the topic now).
-func (p *sendPause) record(started, ended time.Time, err error) {
+// record notes the result of a send made under ctx that started at started and ended at ended:
+// a success ends the pause, a failure that Service Bus did not confirm starts one, unless a send
+// that started later has succeeded meanwhile (a slow failure says nothing about the topic now),
+// or ctx itself ended (the caller went away, Reconcile's budget ran out: the send was cut by us,
+// not refused by Service Bus).
+func (p *sendPause) record(ctx context.Context, started, ended time.Time, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
+	case err != nil && ctx.Err() != nil:
 	case err == nil:
 		p.until = time.Time{}
 		if started.After(p.lastSuccess) {

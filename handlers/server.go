@@ -47,7 +47,7 @@ type SessionStore interface {
 	GetIdempotencyKey(ctx context.Context, keyHash string) (*liveness.IdempotencyRecord, error)
 
 	AddDue(ctx context.Context, item liveness.DueItem) error
-	ListDue(ctx context.Context, now time.Time, max int) ([]liveness.DueItem, error)
+	ListDue(ctx context.Context, now time.Time, after *liveness.DueItem, max int) ([]liveness.DueItem, error)
 	DeleteDue(ctx context.Context, item liveness.DueItem) error
 }
 
@@ -112,7 +112,8 @@ type Options struct {
 	ExpiryGrace time.Duration
 	// IdempotencyWindow is how long an Idempotency-Key is remembered (default 24 h).
 	IdempotencyWindow time.Duration
-	// ReconcileBatch bounds the due items one Reconcile run handles.
+	// ReconcileBatch is how many due entries Reconcile reads from the index at a time (a page);
+	// a run reads page after page until its budget ends.
 	ReconcileBatch int
 	// Ready reports whether dependencies answer, for Health; nil means always ready.
 	Ready func(ctx context.Context) error

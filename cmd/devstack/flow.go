@@ -13,8 +13,8 @@ import (
 // stand-in (faceURL) whose signed callbacks reach the app at appURL and send the browser back to
 // the demo at demoURL (empty: no demo). getenv is the developer's environment:
 // CALLBACK_SIGNING_KEYS there wins, else a key of the developer's own local.settings.json, else a
-// random key for this run (never the example's published one); ABANDON_AFTER_SECONDS there is
-// passed through.
+// random key for this run (never the example's published one); each of behaviourSettings set
+// there wins over the settings file.
 func flowSettings(settings map[string]string, fromExample bool, faceURL, appURL, demoURL string, getenv func(string) string) error {
 	settings["QUICKLINK_ENDPOINT"] = faceURL
 	settings["PUBLIC_BASE_URL"] = appURL
@@ -28,13 +28,23 @@ func flowSettings(settings map[string]string, fromExample bool, faceURL, appURL,
 		}
 		settings["CALLBACK_SIGNING_KEYS"] = base64.StdEncoding.EncodeToString(key)
 	}
-	if v := getenv("ABANDON_AFTER_SECONDS"); v != "" {
-		settings["ABANDON_AFTER_SECONDS"] = v
+	for _, name := range behaviourSettings {
+		if v := getenv(name); v != "" {
+			settings[name] = v
+		}
 	}
 	if demoURL != "" {
 		settings["RETURN_URL_ALLOWED_ORIGINS"] = addOrigin(settings["RETURN_URL_ALLOWED_ORIGINS"], demoURL)
 	}
 	return nil
+}
+
+// behaviourSettings are the app's settings that shape what it does rather than where its
+// dependencies are (those devstack sets itself, to the services it starts): the environment of
+// `make run` may set each, over local.settings.json, as it may CALLBACK_SIGNING_KEYS.
+var behaviourSettings = []string{
+	"ABANDON_AFTER_SECONDS", "RETENTION_DAYS", "DELETE_FACE_SESSIONS", "LIVENESS_DEFAULT_MODE",
+	"RETURN_URL_ALLOWED_ORIGINS", "LOG_LEVEL",
 }
 
 // addOrigin adds origin to a comma-separated list unless it is there.

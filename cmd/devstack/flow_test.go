@@ -123,6 +123,14 @@ func TestFlowSettings(t *testing.T) {
 			map[string]string{"CALLBACK_SIGNING_KEYS": "ZW52", "ABANDON_AFTER_SECONDS": "2"},
 			map[string]string{"QUICKLINK_ENDPOINT": face, "PUBLIC_BASE_URL": app, "CALLBACK_SIGNING_KEYS": "ZW52",
 				"ABANDON_AFTER_SECONDS": "2", "RETURN_URL_ALLOWED_ORIGINS": demo}},
+		{"every behaviour setting from the environment", true,
+			map[string]string{"CALLBACK_SIGNING_KEYS": "ZXhhbXBsZQ==", "RETENTION_DAYS": "30", "DELETE_FACE_SESSIONS": "true",
+				"LIVENESS_DEFAULT_MODE": "PassiveActive", "LOG_LEVEL": "info", "RETURN_URL_ALLOWED_ORIGINS": "http://localhost:3000"},
+			map[string]string{"RETENTION_DAYS": "0", "DELETE_FACE_SESSIONS": "false", "LIVENESS_DEFAULT_MODE": "Passive",
+				"LOG_LEVEL": "debug", "RETURN_URL_ALLOWED_ORIGINS": "https://app.example.com", "FACE_ENDPOINT": "https://elsewhere.example"},
+			map[string]string{"QUICKLINK_ENDPOINT": face, "PUBLIC_BASE_URL": app, "CALLBACK_SIGNING_KEYS": "",
+				"RETENTION_DAYS": "0", "DELETE_FACE_SESSIONS": "false", "LIVENESS_DEFAULT_MODE": "Passive", "LOG_LEVEL": "debug",
+				"RETURN_URL_ALLOWED_ORIGINS": "https://app.example.com," + demo}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := flowSettings(c.settings, c.fromExample, face, app, demo, func(k string) string { return c.env[k] }); err != nil {

@@ -166,8 +166,8 @@ const (
 	// retention period (RETENTION_DAYS): delete the session, its sent event and what is left of
 	// it in the index.
 	DuePurge DueReason = "purge"
-	// DueForgetKey is filed just before an Idempotency-Key is reserved, for the end of its
-	// window: delete the record unless a newer reservation of the key is still in its window.
+	// DueForgetKey is filed once a start with an Idempotency-Key has created its session, for the
+	// end of the key's window: delete the record unless a newer reservation of the key is still in its window.
 	DueForgetKey DueReason = "forget-key"
 )
 

@@ -94,19 +94,30 @@ func (s *Store) AddDue(ctx context.Context, item liveness.DueItem) error {
 	return nil
 }
 
-// ListDue returns at most limit items due at or before now, oldest minute first. It reads the due
-// partitions up to now's minute only, never the whole table, and only entries of the reasons this
-// version knows (liveness.DueReasons): one filed by a newer version waits for a version that knows
-// it, without taking a place in the batch. A row it cannot read is logged and skipped, so that
-// one bad row cannot stop every other piece of work.
-func (s *Store) ListDue(ctx context.Context, now time.Time, limit int) ([]liveness.DueItem, error) {
+// ListDue returns at most limit items due at or before now, in the index's order: oldest minute
+// first, then by subject and reason. With after set (an item an earlier call returned) it starts
+// past that item, so that a caller reading page by page never reads again an entry it left in
+// place (one it could not handle yet), and entries behind a page of such entries are reached.
+// It reads the due partitions up to now's minute only, never the whole table, and only entries
+// of the reasons this version knows (liveness.DueReasons): one filed by a newer version waits for
+// a version that knows it, without taking a place in the batch. A row it cannot read is logged
+// and skipped, so that one bad row cannot stop every other piece of work.
+func (s *Store) ListDue(ctx context.Context, now time.Time, after *liveness.DueItem, limit int) ([]liveness.DueItem, error) {
 	if limit <= 0 {
 		return nil, liveness.Invalid("limit", "must be positive")
 	}
-	// Every literal below is ours (a formatted time, a known reason): nothing from outside
-	// reaches the filter.
-	filter := fmt.Sprintf("PartitionKey ge '%s' and PartitionKey le '%s' and Due le '%s' and (%s)",
-		duePrefix, duePartition(now), formatTime(now), knownReasons)
+	// Every literal below is ours (a formatted time, a known reason, a checked entry's key):
+	// nothing from outside reaches the filter.
+	from := fmt.Sprintf("PartitionKey ge '%s'", duePrefix)
+	if after != nil {
+		if err := checkDue(*after); err != nil {
+			return nil, err
+		}
+		pk, rk := duePartition(after.Due), dueRowKey(*after)
+		from = fmt.Sprintf("(PartitionKey gt '%s' or (PartitionKey eq '%s' and RowKey gt '%s'))", pk, pk, rk)
+	}
+	filter := fmt.Sprintf("%s and PartitionKey le '%s' and Due le '%s' and (%s)",
+		from, duePartition(now), formatTime(now), knownReasons)
 	var items []liveness.DueItem
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: pageSize(limit)})
 	for pager.More() && len(items) < limit {

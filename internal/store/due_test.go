@@ -48,7 +48,7 @@ func TestListDueReadsOnlyDueBucketsInOrder(t *testing.T) {
 	}
 	f.http.take()
 
-	got, err := f.store.ListDue(ctx, now, 100)
+	got, err := f.store.ListDue(ctx, now, nil, 100)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}
@@ -73,7 +73,7 @@ func TestListDueReadsOnlyDueBucketsInOrder(t *testing.T) {
 		t.Errorf("ListDue $top = %q, want 100", q.Get("$top"))
 	}
 
-	bounded, err := f.store.ListDue(ctx, now, 2)
+	bounded, err := f.store.ListDue(ctx, now, nil, 2)
 	if err != nil {
 		t.Fatalf("ListDue(limit 2): %v", err)
 	}
@@ -82,8 +82,23 @@ func TestListDueReadsOnlyDueBucketsInOrder(t *testing.T) {
 		t.Errorf("ListDue(limit 2) $top = %q, want 2", q.Get("$top"))
 	}
 
-	if _, err := f.store.ListDue(ctx, now, 0); !errors.Is(err, liveness.ErrInvalidRequest) {
+	if _, err := f.store.ListDue(ctx, now, nil, 0); !errors.Is(err, liveness.ErrInvalidRequest) {
 		t.Errorf("ListDue(limit 0) = %v, want ErrInvalidRequest", err)
+	}
+
+	// Page by page: each call starts past the entry given, within its minute and across minutes,
+	// whether or not the entries before it are still there.
+	for i := range want {
+		after := want[i]
+		got, err := f.store.ListDue(ctx, now, &after, 100)
+		if err != nil {
+			t.Fatalf("ListDue(after entry %d): %v", i, err)
+		}
+		assertDue(t, got, want[i+1:])
+	}
+	f.http.take()
+	if _, err := f.store.ListDue(ctx, now, &liveness.DueItem{Reason: liveness.DueExpire, Due: now}, 10); !errors.Is(err, liveness.ErrInvalidRequest) {
+		t.Errorf("ListDue(after an entry without a subject) = %v, want ErrInvalidRequest", err)
 	}
 }
 
@@ -97,7 +112,7 @@ func TestListDuePagesUpToTheLimit(t *testing.T) {
 		}
 	}
 	f.http.take()
-	got, err := f.store.ListDue(t.Context(), now, maxPageSize+2)
+	got, err := f.store.ListDue(t.Context(), now, nil, maxPageSize+2)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}
@@ -125,7 +140,7 @@ func TestDeleteDue(t *testing.T) {
 			t.Fatalf("AddDue: %v", err)
 		}
 	}
-	listed, err := f.store.ListDue(ctx, now, 10)
+	listed, err := f.store.ListDue(ctx, now, nil, 10)
 	if err != nil || len(listed) != 2 || listed[0].ETag == "" {
 		t.Fatalf("ListDue = %+v, %v; want two items with ETags", listed, err)
 	}
@@ -140,7 +155,7 @@ func TestDeleteDue(t *testing.T) {
 	if err := f.store.DeleteDue(ctx, drop); err != nil {
 		t.Errorf("DeleteDue of an item already gone = %v, want success", err)
 	}
-	got, _ := f.store.ListDue(ctx, now, 10)
+	got, _ := f.store.ListDue(ctx, now, nil, 10)
 	assertDue(t, got, []liveness.DueItem{keep})
 
 	// Filed again after it was listed: deleting the listed version must not drop the new one.
@@ -150,7 +165,7 @@ func TestDeleteDue(t *testing.T) {
 	if err := f.store.DeleteDue(ctx, listedKeep); !errors.Is(err, liveness.ErrConflict) {
 		t.Errorf("DeleteDue with the listed (now stale) ETag = %v, want ErrConflict", err)
 	}
-	got, _ = f.store.ListDue(ctx, now, 10)
+	got, _ = f.store.ListDue(ctx, now, nil, 10)
 	assertDue(t, got, []liveness.DueItem{keep})
 }
 
@@ -176,7 +191,7 @@ func TestDueEntriesOfOneSessionKeepTheirReasons(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	got, err := f.store.ListDue(ctx, now, 10)
+	got, err := f.store.ListDue(ctx, now, nil, 10)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}
@@ -185,7 +200,7 @@ func TestDueEntriesOfOneSessionKeepTheirReasons(t *testing.T) {
 	if err := f.store.DeleteDue(ctx, items[1]); err != nil {
 		t.Fatalf("DeleteDue(%s): %v", items[1].Reason, err)
 	}
-	got, err = f.store.ListDue(ctx, now, 10)
+	got, err = f.store.ListDue(ctx, now, nil, 10)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}
@@ -244,7 +259,7 @@ func TestListDueLeavesUnknownReasonsAndUnreadableRowsOut(t *testing.T) {
 	if err := f.store.AddDue(t.Context(), known); err != nil {
 		t.Fatalf("AddDue: %v", err)
 	}
-	got, err := f.store.ListDue(t.Context(), now, 2)
+	got, err := f.store.ListDue(t.Context(), now, nil, 2)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}

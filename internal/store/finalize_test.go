@@ -42,10 +42,10 @@ func TestFinalizeRecordsSessionAndEventTogether(t *testing.T) {
 	}
 
 	// Filed as due work so that Reconcile resends it if nobody marks it sent.
-	if due, err := f.store.ListDue(t.Context(), now.Add(time.Minute), 10); err != nil || len(due) != 0 {
+	if due, err := f.store.ListDue(t.Context(), now.Add(time.Minute), nil, 10); err != nil || len(due) != 0 {
 		t.Errorf("ListDue before AnnounceDelay = %v, %v; want nothing yet", due, err)
 	}
-	due, err := f.store.ListDue(t.Context(), now.Add(2*time.Minute), 10)
+	due, err := f.store.ListDue(t.Context(), now.Add(2*time.Minute), nil, 10)
 	if err != nil || len(due) != 1 || due[0].SessionID != sess.ID || due[0].Reason != liveness.DueAnnounce {
 		t.Errorf("ListDue after AnnounceDelay = %v, %v; want the finalized session's announce entry", due, err)
 	}

@@ -236,7 +236,7 @@ func writeCases() []writeCase {
 				if err := p.store.AddDue(t.Context(), item); err != nil {
 					t.Fatalf("AddDue: %v", err)
 				}
-				listed, err := p.store.ListDue(t.Context(), due, 10)
+				listed, err := p.store.ListDue(t.Context(), due, nil, 10)
 				if err != nil || len(listed) != 1 {
 					t.Fatalf("ListDue = %v, %v; want the one entry", listed, err)
 				}

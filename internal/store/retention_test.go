@@ -95,7 +95,7 @@ func TestDueForgetKeyEntries(t *testing.T) {
 	if err := f.store.AddDue(t.Context(), item); err != nil {
 		t.Fatalf("AddDue: %v", err)
 	}
-	got, err := f.store.ListDue(t.Context(), now, 10)
+	got, err := f.store.ListDue(t.Context(), now, nil, 10)
 	if err != nil {
 		t.Fatalf("ListDue: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestDueForgetKeyEntries(t *testing.T) {
 	if err := f.store.DeleteDue(t.Context(), got[0]); err != nil {
 		t.Fatalf("DeleteDue: %v", err)
 	}
-	if got, err := f.store.ListDue(t.Context(), now, 10); err != nil || len(got) != 0 {
+	if got, err := f.store.ListDue(t.Context(), now, nil, 10); err != nil || len(got) != 0 {
 		t.Errorf("ListDue after DeleteDue = %v, %v; want nothing", got, err)
 	}
 

@@ -207,7 +207,8 @@ func (r *rig) settle(t *testing.T, sessions []*session) map[string]*liveness.Ses
 			quiet++
 		} else {
 			quiet = 0
-			t.Logf("soak: Reconcile after the soak: %d due, %d finalized, %d events sent, %d failed", res.Due, res.Finalized, res.Sent, res.Failed)
+			t.Logf("soak: Reconcile after the soak: %d due, %d finalized, %d events sent, %d failed, %d purged, %d left",
+				res.Due, res.Finalized, res.Sent, res.Failed, res.Purged, res.Left)
 		}
 		r.clock.Advance(time.Hour)
 	}
