@@ -226,9 +226,9 @@ func tableOp(r *http.Request) string {
 }
 
 // counted points a's handler at counting upstreams: the Face stand-in behind a counting server
-// of its own, and the store on a table client with tablePolicy. The quick link stand-in is counted
-// by the app's QuickLinks option (see TestPerSessionCosts). Counting starts once the store has made its
-// table, so the figures are the calls' own.
+// of its own, and the store on a table client with tablePolicy. The quick link stand-in is
+// counted by the app's QuickLinks option (see TestPerSessionCosts). Counting starts once the
+// store has made its table, so the figures are the calls' own.
 func (a *app) counted(t *testing.T, c *tally) {
 	t.Helper()
 	faceSrv := httptest.NewServer(c.serve("face", faceOp, facespec.Load(t).Middleware(t, a.stub)))
@@ -416,11 +416,15 @@ func TestPerSessionCosts(t *testing.T) {
 			v := r.startedOf(t)
 			lc.requests(a, v)
 			requests := c.take()
-			for _, run := range lc.runs {
+			runs := counts{calls: map[string]int{}, bytes: map[string]int64{}, partitions: map[string]string{}, entities: map[string]int{}}
+			var perRun []string
+			for i, run := range lc.runs {
 				run(a, v)
 				a.reconcile()
+				one := c.take()
+				perRun = append(perRun, fmt.Sprintf("run %d: %d table operations, %d Face calls", i+1, upstreamCalls(one, "table "), upstreamCalls(one, "face ")))
+				runs.add(one)
 			}
-			runs := c.take()
 
 			msgs := testenv.Receive(t, sb, topic, "all", 1)
 			after, _, _ := counters(t, sb)
@@ -447,9 +451,36 @@ func TestPerSessionCosts(t *testing.T) {
 				t.Errorf("entities served by partition class (-want +got):\n%s", diff)
 			}
 			report = append(report, costLines(lc.name, len(lc.runs), requests, runs, len(msgs[0].Body))...)
+			report = append(report, "| | Reconcile "+strings.Join(perRun, "; ")+" | | |")
 		})
 	}
 	t.Logf("per-session costs (requests | Reconcile runs); bytes are bodies, Azurite's answers:\n%s", strings.Join(report, "\n"))
+}
+
+// add adds o's figures to c's.
+func (c counts) add(o counts) {
+	for k, n := range o.calls {
+		c.calls[k] += n
+	}
+	for k, n := range o.bytes {
+		c.bytes[k] += n
+	}
+	maps.Copy(c.partitions, o.partitions)
+	for k, n := range o.entities {
+		c.entities[k] += n
+	}
+}
+
+// upstreamCalls is how many calls c counted whose names begin with prefix ("table ", "face "); a
+// batch's operations are not calls of their own.
+func upstreamCalls(c counts, prefix string) int {
+	n := 0
+	for k, v := range c.calls {
+		if strings.HasPrefix(k, prefix) && k != "table batch operations" {
+			n += v
+		}
+	}
+	return n
 }
 
 // costLines is one scenario's figures as lines of a Markdown table.
