@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,16 +24,7 @@ func TestIndexesFollowSessions(t *testing.T) {
 	t.Cleanup(s.Close)
 	create := func() string {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodPost, "/face/v1.2/detectLiveness-sessions",
-			strings.NewReader(`{"livenessOperationMode":"Passive","deviceCorrelationId":"d","enableSessionImage":true}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Ocp-Apim-Subscription-Key", "k")
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("create: %d %s", rec.Code, rec.Body)
-		}
-		id, _, _ := strings.Cut(strings.TrimPrefix(rec.Body.String(), `{"sessionId":"`), `"`)
+		id := createDirect(t, s, "k", `{"livenessOperationMode":"Passive","deviceCorrelationId":"d","enableSessionImage":true}`)
 		for range 2 {
 			if err := s.AddAttempt(id, Attempt{}); err != nil {
 				t.Fatalf("AddAttempt: %v", err)
@@ -87,4 +79,39 @@ func TestIndexesFollowSessions(t *testing.T) {
 	clock.Advance(SessionLifetime)
 	e := create()
 	check("a create after all expired", e)
+}
+
+// BenchmarkCreate is one create through the stand-in's handler (no sockets) with 0, 1,000 and
+// 10,000 sessions live: the figures should be flat, so that local load figures measure the app
+// and not the stand-in (issue 11, item 8).
+func BenchmarkCreate(b *testing.B) {
+	const body = `{"livenessOperationMode":"PassiveActive","deviceCorrelationId":"device-1"}`
+	for _, live := range []int{0, 1_000, 10_000} {
+		b.Run(strconv.Itoa(live)+"-live", func(b *testing.B) {
+			s := New(&Options{APIKey: "bench-key"})
+			b.Cleanup(s.Close)
+			for range live {
+				createDirect(b, s, "bench-key", body)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				createDirect(b, s, "bench-key", body)
+			}
+		})
+	}
+}
+
+// createDirect creates a liveness session through s's handler and returns its id.
+func createDirect(tb testing.TB, s *Server, key, body string) string {
+	tb.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/face/v1.2/detectLiveness-sessions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ocp-Apim-Subscription-Key", key)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(rec.Body.String(), `{"sessionId":"`), `"`)
+	return id
 }
