@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"image/jpeg"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -48,17 +47,7 @@ func BenchmarkParseStartRequest(b *testing.B) {
 // the benchmark pays for the whole structure walk of checkImageContent, as a real photo would.
 func largestJPEG(b *testing.B) []byte {
 	b.Helper()
-	for side := 1400; side >= 36; side -= side / 20 {
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, noise(side, side, 3), &jpeg.Options{Quality: 95}); err != nil {
-			b.Fatalf("encode JPEG: %v", err)
-		}
-		if buf.Len() <= maxImageBytes {
-			return buf.Bytes()
-		}
-	}
-	b.Fatal("no JPEG of noise fits maxImageBytes")
-	return nil
+	return jpegUpTo(b, maxImageBytes)
 }
 
 // BenchmarkStartGetSession is one StartSession and one GetSession through the real handler, Face

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -30,16 +29,16 @@ const (
 
 // startRequest is the StartSession body as sent. Pointers tell "absent" from zero values.
 type startRequest struct {
-	Kind                *string `json:"kind"`
-	Mode                *string `json:"mode"`
-	ExternalReference   *string `json:"externalReference"`
-	DeviceCorrelationID *string `json:"deviceCorrelationId"`
-	ReturnURL           *string `json:"returnUrl"`
-	TTLSeconds          *int    `json:"ttlSeconds"`
-	VerifyImage         *string `json:"verifyImage"`
-	IssueLink           *bool   `json:"issueLink"`
-	QR                  *string `json:"qr"`
-	EnableSessionImage  *bool   `json:"enableSessionImage"`
+	Kind                *string      `json:"kind"`
+	Mode                *string      `json:"mode"`
+	ExternalReference   *string      `json:"externalReference"`
+	DeviceCorrelationID *string      `json:"deviceCorrelationId"`
+	ReturnURL           *string      `json:"returnUrl"`
+	TTLSeconds          *int         `json:"ttlSeconds"`
+	VerifyImage         *base64Bytes `json:"verifyImage"`
+	IssueLink           *bool        `json:"issueLink"`
+	QR                  *string      `json:"qr"`
+	EnableSessionImage  *bool        `json:"enableSessionImage"`
 }
 
 // startParams is a validated StartSession request with defaults applied.
@@ -112,7 +111,7 @@ func parseStartRequest(body []byte, defaultMode liveness.Mode, allowedOrigins []
 	case p.Kind == liveness.KindLiveness && req.VerifyImage != nil:
 		return nil, liveness.Invalid("verifyImage", "is only allowed for kind livenessWithVerify")
 	case req.VerifyImage != nil:
-		img, err := checkImage(*req.VerifyImage)
+		img, err := checkImage(req.VerifyImage)
 		if err != nil {
 			return nil, err
 		}
@@ -212,12 +211,12 @@ func checkReturnURL(raw string, allowed []string) (string, error) {
 	return u.String(), nil
 }
 
-func checkImage(b64 string) ([]byte, error) {
+func checkImage(v *base64Bytes) ([]byte, error) {
 	const field = "verifyImage"
-	img, err := base64.StdEncoding.Strict().DecodeString(b64) // no spaces: api/openapi.yaml's pattern has none
-	if err != nil {
+	if !v.valid { // strict base64 without spaces: api/openapi.yaml's pattern has none
 		return nil, liveness.Invalid(field, "must be base64")
 	}
+	img := v.data
 	if len(img) < minImageBytes || len(img) > maxImageBytes {
 		return nil, liveness.Invalid(field, "must be an image of 1 KB to 6 MB")
 	}

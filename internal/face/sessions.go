@@ -1,16 +1,13 @@
 package face
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
@@ -103,27 +100,6 @@ func (r CreateRequest) validate(kind Kind) error {
 		return liveness.Invalid("verifyImage", "not allowed for a liveness session")
 	}
 	return nil
-}
-
-// setVerifyForm writes the multipart/form-data body of CreateLivenessWithVerifySession.
-func setVerifyForm(r *policy.Request, c createContent, image []byte) error {
-	form := map[string]any{
-		"livenessOperationMode": c.LivenessOperationMode,
-		"enableSessionImage":    strconv.FormatBool(c.EnableSessionImage),
-		"verifyImage": streaming.MultipartContent{
-			Body:        streaming.NopCloser(bytes.NewReader(image)),
-			ContentType: imageContentType(image),
-			// The service rejects a file part without a filename.
-			Filename: "verify-image",
-		},
-	}
-	if c.DeviceCorrelationID != "" {
-		form["deviceCorrelationId"] = c.DeviceCorrelationID
-	}
-	if c.AuthTokenTimeToLiveInSeconds != 0 {
-		form["authTokenTimeToLiveInSeconds"] = strconv.Itoa(c.AuthTokenTimeToLiveInSeconds)
-	}
-	return runtime.SetMultipartFormData(r, form)
 }
 
 // imageContentType sniffs the image format; the service decides whether it accepts it.

@@ -92,6 +92,7 @@ func (s *Server) resultLocked(sess *session, a Attempt) (*resultJSON, error) {
 	if sess.sessionImage {
 		res.SessionImageID = s.imageID()
 		s.images[res.SessionImageID] = sess.id
+		sess.images = append(sess.images, res.SessionImageID)
 	}
 	if v := sess.verify; v != nil {
 		vr, err := verifyResult(v, a)

@@ -70,6 +70,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		s.mu.Lock()
 		s.sweepLocked(now)
 		s.sessions[sess.id] = sess
+		sess.age = s.byAge.PushBack(sess)
 		s.tokens[sess.token] = sess.id
 		s.issued = append(s.issued, sess.token)
 		out := sess.render()
@@ -140,18 +141,23 @@ func (s *Server) sessionLocked(id string) *session {
 func (s *Server) removeLocked(sess *session) {
 	delete(s.sessions, sess.id)
 	delete(s.tokens, sess.token)
-	for img, id := range s.images {
-		if id == sess.id {
-			delete(s.images, img)
-		}
+	for _, img := range sess.images {
+		delete(s.images, img)
 	}
+	s.byAge.Remove(sess.age)
 }
 
 // sweepLocked forgets expired sessions, so a long-running stand-in does not grow without bound.
+// Sessions live SessionLifetime from their creation and byAge holds them in creation order, so the
+// expired ones are at its front and a create costs the same however many sessions are live. (A
+// clock set back could put a later-expiring session in front; the ones behind it are then
+// forgotten late, but sessionLocked still never returns them.)
 func (s *Server) sweepLocked(now time.Time) {
-	for _, sess := range s.sessions {
-		if sess.expired(now) {
-			s.removeLocked(sess)
+	for e := s.byAge.Front(); e != nil; e = s.byAge.Front() {
+		sess := e.Value.(*session)
+		if !sess.expired(now) {
+			return
 		}
+		s.removeLocked(sess)
 	}
 }

@@ -5,6 +5,7 @@
 package facestub
 
 import (
+	"container/list"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -46,6 +47,7 @@ type Server struct {
 	tokens   map[string]string // auth token → session id
 	issued   []string          // every auth token issued, oldest first
 	images   map[string]string // session image id → session id
+	byAge    *list.List        // the sessions, oldest first (*session): the next to expire is first
 	faults   Faults
 	stats    Stats
 }
@@ -57,6 +59,7 @@ func New(opts *Options) *Server {
 		sessions: make(map[string]*session),
 		tokens:   make(map[string]string),
 		images:   make(map[string]string),
+		byAge:    list.New(),
 		image:    sessionImage(),
 	}
 	if opts != nil {

@@ -1,6 +1,9 @@
 package facestub
 
-import "time"
+import (
+	"container/list"
+	"time"
+)
 
 // SessionLifetime is how long a session can be read after it is created. GA docs are silent; the
 // previews said 48 hours.
@@ -32,6 +35,8 @@ type session struct {
 	sessionImage bool
 	verify       *createParams // the create request of a verify session; nil for liveness sessions
 	attempts     []attemptJSON // oldest first
+	images       []string      // the ids of its session images (Server.images)
+	age          *list.Element // its place in Server.byAge
 }
 
 func (s *session) expired(now time.Time) bool { return !now.Before(s.created.Add(SessionLifetime)) }
