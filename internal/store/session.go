@@ -19,7 +19,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *liveness.Session) error
 	if err != nil {
 		return err
 	}
-	resp, err := s.table.AddEntity(ctx, data, nil)
+	resp, err := s.table.AddEntity(noEcho(ctx), data, nil)
 	if err != nil {
 		return s.settleSession(ctx, "create session", mapError("create session", err), sess, writeID)
 	}
@@ -38,11 +38,11 @@ func (s *Store) getSession(ctx context.Context, id string) (*liveness.Session, s
 	if err := validSessionID(id); err != nil {
 		return nil, "", err
 	}
-	resp, err := s.table.GetEntity(ctx, id, rowSession, nil)
+	row, etag, err := s.getRow(ctx, id, rowSession)
 	if err != nil {
 		return nil, "", mapError("get session", err)
 	}
-	sess, writeID, err := decodeSession(resp.Value, string(resp.ETag))
+	sess, writeID, err := decodeSession(row, etag)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: get session: %w", err)
 	}
@@ -193,7 +193,7 @@ func (s *Store) PendingEvent(ctx context.Context, sessionID string) (event []byt
 	if err := validSessionID(sessionID); err != nil {
 		return nil, false, err
 	}
-	resp, err := s.table.GetEntity(ctx, sessionID, rowEvent, nil)
+	row, _, err := s.getRow(ctx, sessionID, rowEvent)
 	if err != nil {
 		err = mapError("get event", err)
 		if errors.Is(err, liveness.ErrNotFound) {
@@ -201,7 +201,7 @@ func (s *Store) PendingEvent(ctx context.Context, sessionID string) (event []byt
 		}
 		return nil, false, err
 	}
-	e, err := decodeOutbox(resp.Value)
+	e, err := decodeOutbox(row)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: get event: %w", err)
 	}
