@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/face"
@@ -78,14 +79,20 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 				return nil, nil, false, err
 			}
 			rec.SessionID = sess.ID
+			// The two writes are independent (the entry names the key, and deletes the record
+			// only once its window is over), so they are made at once.
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if err := s.fileForgetKey(ctx, rec); err != nil {
+					// Answered all the same: the record then stays until the key is used again.
+					s.log.WarnContext(ctx, "idempotency key's expiry not indexed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+				}
+			})
 			if err := s.store.CompleteIdempotencyKey(ctx, rec); err != nil {
 				// The session exists and is answered; a retry after inFlightTimeout would make a second one.
 				s.log.WarnContext(ctx, "idempotency key not completed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 			}
-			if err := s.fileForgetKey(ctx, rec); err != nil {
-				// Answered all the same: the record then stays until the key is used again.
-				s.log.WarnContext(ctx, "idempotency key's expiry not indexed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
-			}
+			wg.Wait()
 			return sess, link, true, nil
 		}
 		if !errors.Is(err, liveness.ErrAlreadyExists) || existing == nil {
@@ -158,21 +165,9 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		ExpiresAt:           now.Add(time.Duration(p.TTLSeconds) * time.Second),
 		AuthToken:           fs.AuthToken,
 	}
-	// The session row first, its expiry entry second: a row left by a start that failed before
-	// its entry (the client heard 503) is never picked up by Reconcile, so no event ever names a
-	// session its client was not told about. Only a session with its entry is answered.
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		s.discardFaceSession(ctx, sess)
-		if errors.Is(err, liveness.ErrUpstreamUnavailable) {
-			s.discardRows(ctx, sess, nil) // the insert may have committed unseen
-		}
-		return nil, nil, fmt.Errorf("record the session: %w", err)
-	}
 	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
-	if err := s.store.AddDue(ctx, due); err != nil {
-		s.discardFaceSession(ctx, sess)
-		s.discardRows(ctx, sess, &due) // the upsert may have committed unseen
-		return nil, nil, fmt.Errorf("index the session: %w", err)
+	if err := s.record(ctx, sess, due); err != nil {
+		return nil, nil, err
 	}
 	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
 	if !p.IssueLink {
@@ -190,6 +185,38 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		return nil, nil, err
 	}
 	return sess, link, nil
+}
+
+// record writes the session row and its expiry entry at once (one round trip, not two), and
+// answers only when both committed. A start that fails, or dies, between them leaves at most one
+// of the two, which is inert: a row without its entry is never picked up by Reconcile, so no
+// event ever names a session its client was not told about; an entry without its row is dropped
+// when it comes due (its time is the session's expiry, long after any start has ended). On
+// failure the Face session is deleted, and what may have committed of the two is deleted too,
+// best effort (see discardRows).
+func (s *Server) record(ctx context.Context, sess *liveness.Session, due liveness.DueItem) error {
+	var dueErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { dueErr = s.store.AddDue(ctx, due) })
+	rowErr := s.store.CreateSession(ctx, sess)
+	wg.Wait()
+	if rowErr == nil && dueErr == nil {
+		return nil
+	}
+	s.discardFaceSession(ctx, sess)
+	switch {
+	case rowErr == nil || errors.Is(rowErr, liveness.ErrUpstreamUnavailable):
+		s.discardRows(ctx, sess, &due) // the row is ours, or may have committed unseen
+	case errors.Is(rowErr, liveness.ErrAlreadyExists):
+		// Another write's row (Face reused an id): neither it nor the entry is ours to delete.
+		// The entry cannot expire that session early: Reconcile files one that is early again.
+	default:
+		s.discardDue(ctx, sess, due) // the upsert may have committed
+	}
+	if rowErr != nil {
+		return fmt.Errorf("record the session: %w", rowErr)
+	}
+	return fmt.Errorf("index the session: %w", dueErr)
 }
 
 func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session) {
@@ -211,10 +238,16 @@ func (s *Server) discardRows(ctx context.Context, sess *liveness.Session, due *l
 	if err := s.store.DiscardSession(ctx, sess.ID); err != nil {
 		s.log.WarnContext(ctx, "session row of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 	}
-	if due == nil {
-		return
+	if due != nil {
+		s.discardDue(ctx, sess, *due)
 	}
-	if err := s.store.DeleteDue(ctx, *due); err != nil {
+}
+
+// discardDue deletes the expiry entry a failed start may have left, best effort.
+func (s *Server) discardDue(ctx context.Context, sess *liveness.Session, due liveness.DueItem) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupLimit)
+	defer cancel()
+	if err := s.store.DeleteDue(ctx, due); err != nil {
 		s.log.WarnContext(ctx, "expiry entry of a failed start not deleted", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 	}
 }
