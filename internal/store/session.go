@@ -98,8 +98,8 @@ func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error
 //
 // A final session needs no Face token, so Finalize clears sess.AuthToken before writing.
 //
-// On success sess.ETag is the committed version, or empty in the rare case it could not be re-read
-// (the transaction reports none); re-read the session before updating it again then. A retry
+// On success sess.ETag is empty (the transaction reports none; see the end of Finalize): re-read
+// the session before updating it again, except by MarkFaceDeleted. A retry
 // that meets this transaction's own commit (its answer lost) is a success (see settle); when the
 // row cannot be read back to tell, the error is ErrUpstreamUnavailable, not ErrConflict.
 func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []byte) error {
@@ -134,12 +134,10 @@ func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []by
 	if err != nil {
 		return s.settleSession(ctx, "finalize session", err, sess, writeID)
 	}
+	// The transaction's answer carries no ETag, and reading the row back for one would cost every
+	// finish a round trip for nothing: a final session changes only by MarkFaceDeleted, which
+	// needs none.
 	sess.ETag = ""
-	// Only adopt the new ETag if the row still holds what we wrote; otherwise a later update with
-	// it would silently overwrite someone else's change.
-	if got, err := s.GetSession(ctx, sess.ID); err == nil && sameState(got, sess) {
-		sess.ETag = got.ETag
-	}
 	return nil
 }
 
