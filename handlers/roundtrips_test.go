@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -142,11 +141,7 @@ func (a *app) timed(t *testing.T, tl *timeline) {
 	if err != nil {
 		t.Fatalf("store.New: %v", err)
 	}
-	opts := a.srv.opts
-	srv := New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: st, Events: timedEvents{tl, a.srv.events}}, a.srv.settings, &opts)
-	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, srv.Handler())))
-	t.Cleanup(hs.Close)
-	a.url = hs.URL
+	a.serveWith(t, st, timedEvents{tl, a.srv.events})
 }
 
 // timedEvents records the sends to Service Bus (AMQP, not seen by the HTTP recorders) as
