@@ -174,12 +174,12 @@ func writeScenarios() []writeScenario {
 		},
 		{
 			name:   "StartSession with issueLink",
-			writes: []string{"insert session", "PUT due:expire", "PUT session"},
+			writes: []string{"insert session", "PUT due:expire"}, // the row is inserted linkIssued
 			call:   startCall(`{"externalReference":"w","issueLink":true}`, false),
 		},
 		{
 			name:   "StartSession with issueLink and Idempotency-Key",
-			writes: []string{"insert idempotency", "insert session", "PUT due:expire", "PUT session", "PUT idempotency", "PUT due:forget-key", "insert idempotency"},
+			writes: []string{"insert idempotency", "insert session", "PUT due:expire", "PUT idempotency", "PUT due:forget-key", "insert idempotency"},
 			call:   startCall(`{"externalReference":"w","issueLink":true}`, true),
 		},
 		{

@@ -71,6 +71,9 @@ type appOptions struct {
 	// QuickLinks, when set, serves the handler's quick link calls in front of the stand-in it
 	// is given (to fail some, or count them).
 	QuickLinks func(stub http.Handler) http.Handler
+	// Face, when set, serves the handler's Face calls in front of the stand-in (and the spec
+	// check), as QuickLinks does for quick links.
+	Face func(stub http.Handler) http.Handler
 }
 
 func newApp(t *testing.T, o *appOptions) *app {
@@ -111,7 +114,11 @@ func newApp(t *testing.T, o *appOptions) *app {
 
 	a.stub = facestub.New(&facestub.Options{APIKey: a.faceKey})
 	// Face traffic is held to Microsoft's spec; a test can act while a request is in flight.
-	faceSrv := httptest.NewServer(facespec.Load(t).Middleware(t, a.hooks.wrap(a.stub)))
+	var faceH http.Handler = facespec.Load(t).Middleware(t, a.hooks.wrap(a.stub))
+	if o.Face != nil {
+		faceH = o.Face(faceH)
+	}
+	faceSrv := httptest.NewServer(faceH)
 	t.Cleanup(faceSrv.Close)
 	t.Cleanup(func() { a.stub.Close() }) // runs first: releases requests held by a Hang fault
 	a.face, err = face.NewClient(faceSrv.URL, nil, &face.ClientOptions{

@@ -26,12 +26,19 @@ func (a *app) throughProxy(t *testing.T) *faultproxy.Proxy {
 	if err != nil {
 		t.Fatalf("store.New through the proxy: %v", err)
 	}
+	a.serveWith(t, st, a.srv.events)
+	return p
+}
+
+// serveWith switches a's handler to one on st and events, with the same Face and quick link
+// clients and settings.
+func (a *app) serveWith(t *testing.T, st *store.Store, events EventPublisher) {
+	t.Helper()
 	opts := a.srv.opts
-	srv := New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: st, Events: a.srv.events}, a.srv.settings, &opts)
+	srv := New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: st, Events: events}, a.srv.settings, &opts)
 	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, srv.Handler())))
 	t.Cleanup(hs.Close)
 	a.url = hs.URL
-	return p
 }
 
 // A start whose table write committed but whose answer was lost meets its own row when the SDK

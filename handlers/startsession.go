@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/liveness-quicklink/functions/internal/face"
 	"github.com/liveness-quicklink/functions/internal/liveness"
+	"github.com/liveness-quicklink/functions/internal/quicklink"
 )
 
 // inFlightTimeout is how long a reserved Idempotency-Key without a session blocks retries: longer
@@ -78,14 +80,20 @@ func (s *Server) startIdempotent(ctx context.Context, key string, p *startParams
 				return nil, nil, false, err
 			}
 			rec.SessionID = sess.ID
+			// The two writes are independent (the entry names the key, and deletes the record
+			// only once its window is over), so they are made at once.
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if err := s.fileForgetKey(ctx, rec); err != nil {
+					// Answered all the same: the record then stays until the key is used again.
+					s.log.WarnContext(ctx, "idempotency key's expiry not indexed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
+				}
+			})
 			if err := s.store.CompleteIdempotencyKey(ctx, rec); err != nil {
 				// The session exists and is answered; a retry after inFlightTimeout would make a second one.
 				s.log.WarnContext(ctx, "idempotency key not completed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
 			}
-			if err := s.fileForgetKey(ctx, rec); err != nil {
-				// Answered all the same: the record then stays until the key is used again.
-				s.log.WarnContext(ctx, "idempotency key's expiry not indexed", slog.String("sessionId", sess.ID), slog.String("error", err.Error()))
-			}
+			wg.Wait()
 			return sess, link, true, nil
 		}
 		if !errors.Is(err, liveness.ErrAlreadyExists) || existing == nil {
@@ -120,8 +128,8 @@ func (s *Server) releaseKey(ctx context.Context, rec *liveness.IdempotencyRecord
 	}
 }
 
-// createSession creates the Face session, records it and indexes its expiry, then, for
-// issueLink, issues its link through IssueLink's path. When any of it fails the Face session is
+// createSession creates the Face session, records it and indexes its expiry (see record), for
+// issueLink with its link (see recordWithLink). When any of it fails the Face session is
 // deleted again, so no session exists that the table does not know (nor one the client was not
 // told about), and what the table may hold of it is deleted or left inert (see discardRows).
 func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.Session, *linkView, error) {
@@ -158,38 +166,81 @@ func (s *Server) createSession(ctx context.Context, p *startParams) (*liveness.S
 		ExpiresAt:           now.Add(time.Duration(p.TTLSeconds) * time.Second),
 		AuthToken:           fs.AuthToken,
 	}
-	// The session row first, its expiry entry second: a row left by a start that failed before
-	// its entry (the client heard 503) is never picked up by Reconcile, so no event ever names a
-	// session its client was not told about. Only a session with its entry is answered.
+	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
+	if !p.IssueLink {
+		if err := s.record(ctx, sess, due); err != nil {
+			return nil, nil, err
+		}
+		s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
+		return sess, nil, nil
+	}
+	link, err := s.recordWithLink(ctx, sess, due, p.QR)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, link, nil
+}
+
+// recordWithLink is record for a start with issueLink: the session is recorded already
+// linkIssued, without its Face token, while the quick link service swaps that token for the link
+// (the swap beside the insert: two round trips fewer than IssueLink's path after record). The link
+// is answered only once the row that knows it as issued and its expiry entry committed, so no
+// link is shown that the table does not know; when any part fails, the Face session is deleted
+// (which kills a link made meanwhile, never shown) and the rows are discarded as record does.
+// Every failure of the quick link service is a 503: the start is undone, and the client may
+// simply retry it.
+func (s *Server) recordWithLink(ctx context.Context, sess *liveness.Session, due liveness.DueItem, qr qrFormat) (*linkView, error) {
+	token, err := sess.IssueLink(s.now())
+	if err != nil {
+		s.discardFaceSession(ctx, sess)
+		return nil, fmt.Errorf("issue a link: %w", err)
+	}
+	var linkID quicklink.ID
+	var linkErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { linkID, linkErr = s.quickLinks.Create(ctx, token) })
+	recErr := s.record(ctx, sess, due)
+	wg.Wait()
+	if recErr != nil {
+		return nil, recErr // record deleted the Face session and its link
+	}
+	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
+	var view *linkView
+	if linkErr != nil {
+		err = quickLinkError(linkErr)
+	} else {
+		view, err = s.linkView(sess, linkID, qr)
+	}
+	if err != nil {
+		s.discardFaceSession(ctx, sess)
+		s.discardRows(ctx, sess, &due)
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "link issued", slog.String("sessionId", sess.ID))
+	return view, nil
+}
+
+// record writes the session row, then its expiry entry, and answers only when both committed.
+// They are not written at once, though that would save a round trip: the order is what makes a
+// failed start whose clean-up also fails harmless. A row left without its entry (the insert
+// undecided, its deletion refused) is never picked up by Reconcile, so no event ever names a
+// session its client was not told about; written at once, both could be left, and Reconcile
+// would expire and announce it. On failure the Face session is deleted, and what may have
+// committed is deleted too, best effort (see discardRows).
+func (s *Server) record(ctx context.Context, sess *liveness.Session, due liveness.DueItem) error {
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		s.discardFaceSession(ctx, sess)
 		if errors.Is(err, liveness.ErrUpstreamUnavailable) {
 			s.discardRows(ctx, sess, nil) // the insert may have committed unseen
 		}
-		return nil, nil, fmt.Errorf("record the session: %w", err)
+		return fmt.Errorf("record the session: %w", err)
 	}
-	due := liveness.DueItem{SessionID: sess.ID, Reason: liveness.DueExpire, Due: s.expiryDue(sess)}
 	if err := s.store.AddDue(ctx, due); err != nil {
 		s.discardFaceSession(ctx, sess)
 		s.discardRows(ctx, sess, &due) // the upsert may have committed unseen
-		return nil, nil, fmt.Errorf("index the session: %w", err)
+		return fmt.Errorf("index the session: %w", err)
 	}
-	s.log.InfoContext(ctx, "session created", slog.String("sessionId", sess.ID), slog.String("kind", string(sess.Kind)))
-	if !p.IssueLink {
-		return sess, nil, nil
-	}
-	link, err := s.issue(ctx, sess, p.QR)
-	if err != nil {
-		s.discardFaceSession(ctx, sess) // revokes the token, and a link that was made but not recorded
-		s.discardRows(ctx, sess, &due)
-		if errors.Is(err, liveness.ErrLinkUnavailable) {
-			// A token refused moments after Face issued it is the service's fault, and the start
-			// is undone: the client may simply retry it.
-			err = fmt.Errorf("create the quick link: %w (%v)", liveness.ErrUpstreamUnavailable, err)
-		}
-		return nil, nil, err
-	}
-	return sess, link, nil
+	return nil
 }
 
 func (s *Server) discardFaceSession(ctx context.Context, sess *liveness.Session) {

@@ -122,8 +122,9 @@ func TestTableCallsAreBounded(t *testing.T) {
 func TestProductionTableBounds(t *testing.T) {
 	b := defaultBounds()
 	o := clientOptions(b)
-	if o.Retry.TryTimeout != TryTimeout || b.call != CallTimeout || len(o.PerCallPolicies) != 1 {
-		t.Errorf("production options: try %v, call %v, %d per-call policies; want %v, %v and the total bound",
+	// The total bound, and takeRow (which bounds nothing).
+	if o.Retry.TryTimeout != TryTimeout || b.call != CallTimeout || len(o.PerCallPolicies) != 2 {
+		t.Errorf("production options: try %v, call %v, %d per-call policies; want %v, %v, the total bound and takeRow",
 			o.Retry.TryTimeout, b.call, len(o.PerCallPolicies), TryTimeout, CallTimeout)
 	}
 	if tries := time.Duration(o.Retry.MaxRetries+1) * TryTimeout; CallTimeout >= tries {

@@ -39,7 +39,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *liveness.Idempot
 		return nil, err
 	}
 	for range reserveTries {
-		resp, err := s.table.AddEntity(ctx, data, nil)
+		resp, err := s.table.AddEntity(noEcho(ctx), data, nil)
 		if err == nil {
 			rec.ETag = string(resp.ETag)
 			return nil, nil
@@ -124,12 +124,12 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, rec *liveness.Idempot
 
 // getIdempotency reads a reservation, and the id of the write that stored it.
 func (s *Store) getIdempotency(ctx context.Context, keyHash string) (*liveness.IdempotencyRecord, string, error) {
-	resp, err := s.table.GetEntity(ctx, keyHash, rowIdempotency, nil)
+	row, etag, err := s.getRow(ctx, keyHash, rowIdempotency)
 	if err != nil {
 		return nil, "", mapError("get idempotency key", err)
 	}
 	var e idempotencyEntity
-	if err := json.Unmarshal(resp.Value, &e); err != nil {
+	if err := json.Unmarshal(row, &e); err != nil {
 		return nil, "", fmt.Errorf("store: idempotency row: %w", err)
 	}
 	created, err := parseTime("CreatedAt", e.CreatedAt)
@@ -141,7 +141,7 @@ func (s *Store) getIdempotency(ctx context.Context, keyHash string) (*liveness.I
 		BodyHash:  e.BodyHash,
 		SessionID: e.SessionID,
 		CreatedAt: created,
-		ETag:      string(resp.ETag),
+		ETag:      etag,
 	}, e.WriteID, nil
 }
 

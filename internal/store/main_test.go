@@ -115,7 +115,7 @@ func finalCopy(sess *liveness.Session, decision string) *liveness.Session {
 	return &c
 }
 
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

@@ -43,8 +43,13 @@ func TestPurgeSession(t *testing.T) {
 			if err := f.store.Finalize(t.Context(), sess, []byte(`{"id":"x"}`)); err != nil {
 				t.Fatalf("Finalize: %v", err)
 			}
+			// Finalize hands back no ETag: the purge deletes the version read, as Reconcile's does.
+			sess, err := f.store.GetSession(t.Context(), sess.ID)
+			if err != nil {
+				t.Fatalf("GetSession: %v", err)
+			}
 			tt.prepare(t, f, sess)
-			err := f.store.PurgeSession(t.Context(), sess)
+			err = f.store.PurgeSession(t.Context(), sess)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("PurgeSession: %v", err)

@@ -19,7 +19,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *liveness.Session) error
 	if err != nil {
 		return err
 	}
-	resp, err := s.table.AddEntity(ctx, data, nil)
+	resp, err := s.table.AddEntity(noEcho(ctx), data, nil)
 	if err != nil {
 		return s.settleSession(ctx, "create session", mapError("create session", err), sess, writeID)
 	}
@@ -38,11 +38,11 @@ func (s *Store) getSession(ctx context.Context, id string) (*liveness.Session, s
 	if err := validSessionID(id); err != nil {
 		return nil, "", err
 	}
-	resp, err := s.table.GetEntity(ctx, id, rowSession, nil)
+	row, etag, err := s.getRow(ctx, id, rowSession)
 	if err != nil {
 		return nil, "", mapError("get session", err)
 	}
-	sess, writeID, err := decodeSession(resp.Value, string(resp.ETag))
+	sess, writeID, err := decodeSession(row, etag)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: get session: %w", err)
 	}
@@ -98,8 +98,8 @@ func (s *Store) UpdateSession(ctx context.Context, sess *liveness.Session) error
 //
 // A final session needs no Face token, so Finalize clears sess.AuthToken before writing.
 //
-// On success sess.ETag is the committed version, or empty in the rare case it could not be re-read
-// (the transaction reports none); re-read the session before updating it again then. A retry
+// On success sess.ETag is empty (the transaction reports none; see the end of Finalize): re-read
+// the session before updating it again, except by MarkFaceDeleted. A retry
 // that meets this transaction's own commit (its answer lost) is a success (see settle); when the
 // row cannot be read back to tell, the error is ErrUpstreamUnavailable, not ErrConflict.
 func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []byte) error {
@@ -134,12 +134,10 @@ func (s *Store) Finalize(ctx context.Context, sess *liveness.Session, event []by
 	if err != nil {
 		return s.settleSession(ctx, "finalize session", err, sess, writeID)
 	}
+	// The transaction's answer carries no ETag, and reading the row back for one would cost every
+	// finish a round trip for nothing: a final session changes only by MarkFaceDeleted, which
+	// needs none.
 	sess.ETag = ""
-	// Only adopt the new ETag if the row still holds what we wrote; otherwise a later update with
-	// it would silently overwrite someone else's change.
-	if got, err := s.GetSession(ctx, sess.ID); err == nil && sameState(got, sess) {
-		sess.ETag = got.ETag
-	}
 	return nil
 }
 
@@ -193,7 +191,7 @@ func (s *Store) PendingEvent(ctx context.Context, sessionID string) (event []byt
 	if err := validSessionID(sessionID); err != nil {
 		return nil, false, err
 	}
-	resp, err := s.table.GetEntity(ctx, sessionID, rowEvent, nil)
+	row, _, err := s.getRow(ctx, sessionID, rowEvent)
 	if err != nil {
 		err = mapError("get event", err)
 		if errors.Is(err, liveness.ErrNotFound) {
@@ -201,7 +199,7 @@ func (s *Store) PendingEvent(ctx context.Context, sessionID string) (event []byt
 		}
 		return nil, false, err
 	}
-	e, err := decodeOutbox(resp.Value)
+	e, err := decodeOutbox(row)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: get event: %w", err)
 	}

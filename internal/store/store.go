@@ -153,7 +153,7 @@ func clientOptions(b bounds) *aztables.ClientOptions {
 				http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 			},
 		},
-		PerCallPolicies: []policy.Policy{upstream.TotalTimeout(b.call)},
+		PerCallPolicies: []policy.Policy{upstream.TotalTimeout(b.call), takeRow{}},
 		Telemetry:       policy.TelemetryOptions{ApplicationID: "liveness-quicklink"},
 		// A followed redirect would resend the request's signature or token (see upstream.NoRedirects).
 		Transport: upstream.NoRedirects(nil),
