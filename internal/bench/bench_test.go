@@ -213,3 +213,14 @@ func TestWriteFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestMode(t *testing.T) {
+	for _, tc := range []struct {
+		v    []int
+		want int
+	}{{nil, 0}, {[]int{3}, 3}, {[]int{5, 3, 3, 7}, 3}, {[]int{4, 2, 4, 2}, 2}} {
+		if got := Mode(tc.v); got != tc.want {
+			t.Errorf("Mode(%v) = %d, want %d", tc.v, got, tc.want)
+		}
+	}
+}

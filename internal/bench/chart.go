@@ -15,7 +15,7 @@ import (
 // and <date>-memory.svg (the handler beside its peers) into dir.
 func WriteCharts(r *Report, dir string) error {
 	if len(r.Loads) > 0 {
-		if err := latencyChart(r, filepath.Join(dir, r.Date+"-latency.svg")); err != nil {
+		if err := latencyChart(r, filepath.Join(dir, r.Date+"-latency"+chartExt)); err != nil {
 			return err
 		}
 	}
@@ -27,14 +27,18 @@ func WriteCharts(r *Report, dir string) error {
 			first, healthy = append(first, c.FirstAnswer.P50), append(healthy, c.Healthy.P50)
 			rss = append(rss, mib(c.Idle.RSS))
 		}
-		if err := bars(filepath.Join(dir, r.Date+"-coldstart.svg"), "Cold start, p50 of "+strconv.Itoa(r.Settings.ColdRuns)+" runs",
+		if err := bars(filepath.Join(dir, r.Date+"-coldstart"+chartExt), "Cold start, p50 of "+strconv.Itoa(r.Settings.ColdRuns)+" runs",
 			"ms", names, []string{"first GET /", "first 200 from /api/health"}, []plotter.Values{first, healthy}); err != nil {
 			return err
 		}
 		m := r.HandlerMemory
-		names = append(names, fmt.Sprintf("handler after %d sessions", m.SessionsBefore), "handler peak under load")
+		names = append(names, fmt.Sprintf("handler, %d sessions", m.SessionsBefore), "handler peak")
 		rss = append(rss, mib(m.AfterLoad.RSS), mib(m.AfterLoad.Peak))
-		if err := bars(filepath.Join(dir, r.Date+"-memory.svg"), "Resident memory (VmRSS; peak is VmHWM)", "MiB",
+		if r.CPU != nil {
+			names = append(names, "net/http floor, loaded")
+			rss = append(rss, mib(r.CPU.FloorMemory.RSS))
+		}
+		if err := bars(filepath.Join(dir, r.Date+"-memory"+chartExt), "Resident memory (VmRSS; peak is VmHWM)", "MiB",
 			names, []string{"RSS"}, []plotter.Values{rss}); err != nil {
 			return err
 		}
@@ -63,6 +67,12 @@ func latencyChart(r *Report, path string) error {
 		return err
 	}
 	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Min = 0
+	var ticks []plot.Tick
+	for _, l := range r.Loads {
+		ticks = append(ticks, plot.Tick{Value: float64(l.Concurrency), Label: strconv.Itoa(l.Concurrency)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	return p.Save(6*vg.Inch, 4*vg.Inch, path)
 }
 
@@ -92,12 +102,19 @@ func bars(path, title, unit string, names, series []string, values []plotter.Val
 			return err
 		}
 		l.Offset = vg.Point{X: b.Offset - w/2}
+		for k := range l.TextStyle {
+			l.TextStyle[k].Font.Size = vg.Points(8)
+		}
 		p.Add(l)
 		if len(series) > 1 {
 			p.Legend.Add(series[i], b)
 		}
 	}
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(names...)
-	return p.Save(vg.Length(2+len(names))*vg.Inch, 4*vg.Inch, path)
+	p.Y.Min, p.Y.Max = 0, p.Y.Max*1.2 // room for the legend and the figures
+	return p.Save(vg.Length(2+1.4*float64(len(names)))*vg.Inch, 4*vg.Inch, path)
 }
+
+// chartExt is the charts' format (gonum/plot picks it from the file name; ".png" works too).
+const chartExt = ".svg"

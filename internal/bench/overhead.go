@@ -16,7 +16,7 @@ type Overhead struct {
 type EndpointOverhead struct {
 	Name string `json:"name"`
 	// RoundTrips is the number of sequential upstream round trips (waves of calls that overlap
-	// count once), the most seen over the run's calls; Calls is the upstream calls per request.
+	// count once) that most requests made; Calls is the upstream calls per request.
 	RoundTrips  int     `json:"sequentialRoundTrips"`
 	Calls       float64 `json:"upstreamCalls"`
 	Latency     Summary `json:"latency"`
@@ -61,4 +61,19 @@ func Waves(arrivals []time.Time, l time.Duration) int {
 		}
 	}
 	return waves
+}
+
+// Mode is the most frequent value of v (the smallest of equally frequent ones); 0 when v is empty.
+func Mode(v []int) int {
+	count := map[int]int{}
+	best, bestN := 0, 0
+	for _, x := range v {
+		count[x]++
+	}
+	for x, n := range count {
+		if n > bestN || (n == bestN && x < best) {
+			best, bestN = x, n
+		}
+	}
+	return best
 }

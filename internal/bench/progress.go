@@ -62,6 +62,6 @@ func (p *Progress) Report(detail string) {
 	if detail != "" {
 		detail = ": " + detail
 	}
-	fmt.Fprintf(p.W, "[bench %d/%d %s] elapsed %s, about %s left%s\n", p.current+1, len(p.planned), name,
+	fmt.Fprintf(p.W, "[bench %d/%d %s] elapsed %s, about %s left%s\n", min(p.current+1, len(p.planned)), len(p.planned), name,
 		p.Now().Sub(p.begin).Round(time.Second), p.Remaining().Round(time.Second), detail)
 }

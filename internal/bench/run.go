@@ -37,7 +37,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	phases := []Phase{
 		{"build", 40 * time.Second},
 		{"services", 15 * time.Second},
-		{"cold start", time.Duration(c.ColdRuns) * 800 * time.Millisecond},
+		{"cold start", time.Duration(c.ColdRuns) * 2 * time.Second},
 		{"load", time.Duration(len(c.Concurrency)) * (c.LoadFor + 5*time.Second)},
 		{"overhead", c.OverheadFor + 5*time.Second},
 		{"cpu floor", c.FloorFor + 3*time.Second},
@@ -224,13 +224,13 @@ func measureOverhead(ctx context.Context, c Config, rig *Rig, base *User) (*Over
 		rig.FaceProxy.SetDelay(0)
 	}()
 	names := []string{"StartSession", "Callback"}
-	waves := map[string]int{}
+	waves := map[string][]int{}
 	calls := map[string]int{}
 	requests := 0
 	u := *base
 	u.After = func(endpoint string) {
 		at := arrivals.Take()
-		waves[endpoint] = max(waves[endpoint], Waves(at, c.Latency))
+		waves[endpoint] = append(waves[endpoint], Waves(at, c.Latency))
 		calls[endpoint] += len(at)
 	}
 	var start, callback []time.Duration
@@ -251,7 +251,7 @@ func measureOverhead(ctx context.Context, c Config, rig *Rig, base *User) (*Over
 	perRequest := map[string]int{}
 	for i, d := range [][]time.Duration{start, callback} {
 		name := names[i]
-		e := EndpointOverhead{Name: name, RoundTrips: waves[name], Latency: Summarize(d)}
+		e := EndpointOverhead{Name: name, RoundTrips: Mode(waves[name]), Latency: Summarize(d)}
 		if requests > 0 {
 			e.Calls = float64(int(float64(calls[name])/float64(requests)*100)) / 100
 			perRequest[name] = int(e.Calls + 0.5)
