@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "upstream latency L of the overhead phase")
 	fs.DurationVar(&c.OverheadFor, "overhead-for", 15*time.Second, "duration of the overhead phase")
 	fs.BoolVar(&c.Reconcile, "reconcile", true, "run BenchmarkReconcile")
+	_, noPerf := exec.LookPath("perf")
+	fs.BoolVar(&c.Profile, "profile", noPerf == nil, "perf-record the handler during the last load level (<date>-profile-c<n>.txt; needs Linux perf)")
 	fs.StringVar(&c.Note, "note", "", "a note on the machine for the report")
 	logs := fs.String("logs", "", "file for the processes' output (default: discarded)")
 	if err := fs.Parse(args); err != nil {

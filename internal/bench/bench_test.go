@@ -198,7 +198,7 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| handler | 0.0 | 2.5 |", "| 1.25 / 1.30 |", "| 1 | 0.0 | 10 | 5.0 | 0 | 40.0 | 50.0 | 60.0 |",
-		"| 2.200 | 2.000 | 1.10 |", "| StartSession | 3 |"} {
+		"| 2.200 | 2.000 | 1.10 |", "| StartSession | 0.00 | 3 |"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, text)
 		}

@@ -25,19 +25,25 @@ type CPU struct {
 	Calls              map[string]float64 `json:"upstreamCallsPerRequest"`
 	UpstreamPerSession float64            `json:"upstreamCallsPerSession"`
 	FloorSessions      int                `json:"floorSessions"`
+	FloorPerSecond     float64            `json:"floorSessionsPerSecond"` // paced to the handler's
 	FloorMemory        Memory             `json:"floorMemory"`
 }
 
 // MeasureFloor runs the floor server (bin/floor) making calls upstream calls per request,
-// plays sessions (one StartSession POST and one callback GET each) at concurrency for d, and
-// returns its CPU per session, the sessions played and its memory after.
-func MeasureFloor(ctx context.Context, bin string, calls map[string]int, concurrency int, d time.Duration) (float64, int, Memory, error) {
+// plays sessions (one StartSession POST and one callback GET each) at concurrency for d, paced
+// to rate sessions a second (the handler's at that concurrency: a Go server costs more CPU per
+// request when it idles between requests than when it is kept busy, so the two run alike), and
+// returns its CPU per session, the sessions played and its memory after. The upstream answers
+// after upstreamDelay, as a local service would.
+func MeasureFloor(ctx context.Context, bin string, calls map[string]int, concurrency int, rate float64, d time.Duration) (float64, int, Memory, error) {
+	const upstreamDelay = time.Millisecond
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, 0, Memory{}, err
 	}
 	answer := []byte(`{"odata.etag":"W/\"datetime'2026-01-01T00%3A00%3A00.0000000Z'\"","PartitionKey":"p","RowKey":"r"}`)
 	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(upstreamDelay)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(answer)
 	})}
@@ -69,10 +75,28 @@ func MeasureFloor(ctx context.Context, bin string, calls map[string]int, concurr
 	defer cancel()
 	var mu sync.Mutex
 	sessions := 0
+	tokens := make(chan struct{})
+	go func() {
+		defer close(tokens)
+		tick := time.NewTicker(time.Duration(float64(time.Second) / max(rate, 0.1)))
+		defer tick.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
+				select {
+				case tokens <- struct{}{}:
+				case <-runCtx.Done():
+					return
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for range concurrency {
 		wg.Go(func() {
-			for runCtx.Err() == nil {
+			for range tokens {
 				s1, _, e1 := u.do(ctx, http.MethodPost, base+"/api/sessions", "application/json", `{"issueLink":true,"ttlSeconds":300}`)
 				s2, _, e2 := u.do(ctx, http.MethodGet, base+"/api/callback/x?sig=y", "", "")
 				if e1 == nil && e2 == nil && s1 == http.StatusOK && s2 == http.StatusOK {

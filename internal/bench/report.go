@@ -96,6 +96,11 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		p("| %d | %.1f | %d | %.1f | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.2f |\n", l.Concurrency, l.Seconds, l.Sessions,
 			l.PerSecond, l.Errors, l.Latency.P50, l.Latency.P95, l.Latency.P99, l.Start.P50, l.Callback.P50, l.Events, l.CPUPerSession)
 	}
+	p("\nCPU per session of the processes the handler calls, in the same runs (ms):\n\n| concurrency | Azurite | Service Bus stand-in | cmd/standin |\n|---:|---:|---:|---:|\n")
+	for _, l := range r.Loads {
+		o := l.OthersCPUPerSession
+		p("| %d | %.2f | %.2f | %.2f |\n", l.Concurrency, o["azurite"], o["servicebus"], o["standin"])
+	}
 	for _, l := range r.Loads {
 		if l.FirstError != "" {
 			p("\nFirst error at concurrency %d: `%s`\n", l.Concurrency, l.FirstError)
@@ -108,14 +113,14 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 
 	if c := r.CPU; c != nil {
 		p("\n## CPU per full session (ms; concurrency %d, %.0f s each)\n\n", c.Concurrency, r.Settings.CPUSeconds)
-		p("| handler | plain net/http floor | ratio (goal ≤ 1.15) | upstream calls per session |\n|---:|---:|---:|---:|\n")
-		p("| %.3f | %.3f | %.2f | %.1f |\n", c.HandlerMs, c.FloorMs, c.Ratio, c.UpstreamPerSession)
+		p("| handler | plain net/http floor | ratio (goal ≤ 1.15) | upstream calls per session | floor sessions/s (paced) |\n|---:|---:|---:|---:|---:|\n")
+		p("| %.3f | %.3f | %.2f | %.1f | %.1f |\n", c.HandlerMs, c.FloorMs, c.Ratio, c.UpstreamPerSession, c.FloorPerSecond)
 	}
 	if o := r.Overhead; o != nil {
 		p("\n## Overhead over upstream (every upstream call held %.0f ms; concurrency 1)\n\n", r.Settings.LatencyMs)
-		p("| endpoint | sequential round trips | latency p50 ms | p99 ms | overhead p50 ms | overhead p99 ms (goal ≤ 2) |\n|---|---:|---:|---:|---:|---:|\n")
+		p("| endpoint | upstream calls | sequential round trips | latency p50 ms | p99 ms | overhead p50 ms | overhead p99 ms (goal ≤ 2) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, e := range o.Endpoints {
-			p("| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", e.Name, e.RoundTrips, e.Latency.P50, e.Latency.P99, e.OverheadP50, e.OverheadP99)
+			p("| %s | %.2f | %d | %.1f | %.1f | %.1f | %.1f |\n", e.Name, e.Calls, e.RoundTrips, e.Latency.P50, e.Latency.P99, e.OverheadP50, e.OverheadP99)
 		}
 	}
 	if len(r.Reconcile) > 0 {

@@ -128,6 +128,17 @@ func (r *Rig) EventsDelivered() (int, error) {
 	return c[eventsSubscription].Accepted, nil
 }
 
+// CPU is the CPU used so far by each service process, by name.
+func (r *Rig) CPU() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, p := range map[string]*services.Process{"azurite": r.Azurite.Process(), "servicebus": r.ServiceBus.Process(), "standin": r.Standin} {
+		if d, err := ReadCPU(p.Pid()); err == nil {
+			out[name] = d
+		}
+	}
+	return out
+}
+
 // Close stops everything started.
 func (r *Rig) Close() {
 	for _, p := range []*Proxy{r.TablesProxy, r.FaceProxy} {

@@ -27,6 +27,7 @@ type Config struct {
 	Latency     time.Duration // L of phase 5
 	OverheadFor time.Duration // phase 5's run at concurrency 1
 	Reconcile   bool          // run BenchmarkReconcile (phase 7)
+	Profile     bool          // perf-record the handler during the last load level (not the CPU phase's)
 	Note        string        // about the machine, into the report
 	Progress    io.Writer     // progress lines
 	Logs        io.Writer     // the processes' output (nil discards)
@@ -87,18 +88,36 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		others0 := rig.CPU()
 		cpu0, err := ReadCPU(handler.Pid())
 		if err != nil {
 			return nil, err
 		}
+		var prof *Profiler
+		if c.Profile && len(r.Loads) == len(c.Concurrency)-1 {
+			if prof, err = StartProfile(handler.Pid()); err != nil {
+				prog.Report("no profile: " + err.Error())
+			}
+		}
 		l := RunLoad(ctx, user, n, c.LoadFor)
+		if prof != nil {
+			path := filepath.Join(c.Out, fmt.Sprintf("%s-profile-c%d.txt", c.Date, n))
+			if err := prof.Stop(ctx, path); err != nil {
+				prog.Report("no profile: " + err.Error())
+			}
+		}
 		cpu1, err := ReadCPU(handler.Pid())
 		if err != nil {
 			return nil, err
 		}
+		others1 := rig.CPU()
 		l.CPUms = float64(cpu1-cpu0) / 1e6
 		if l.Sessions > 0 {
 			l.CPUPerSession = perSession(cpu1-cpu0, l.Sessions)
+			l.OthersCPUPerSession = map[string]float64{}
+			for name, d := range others1 {
+				l.OthersCPUPerSession[name] = round3(perSession(d-others0[name], l.Sessions))
+			}
 		}
 		l.Events = settledEvents(rig, events0)
 		l.Memory, _ = ReadMemory(handler.Pid())
@@ -272,13 +291,14 @@ func measureCPU(ctx context.Context, c Config, bin string, loads []Load, calls m
 	l := loads[len(loads)/2]
 	// The event the callback sends over AMQP is one more upstream call for the floor.
 	floorCalls := map[string]int{"StartSession": calls["StartSession"], "Callback": calls["Callback"] + 1}
-	ms, n, mem, err := MeasureFloor(ctx, bin, floorCalls, l.Concurrency, c.FloorFor)
+	ms, n, mem, err := MeasureFloor(ctx, bin, floorCalls, l.Concurrency, l.PerSecond, c.FloorFor)
 	if err != nil {
 		return nil, err
 	}
 	return &CPU{Concurrency: l.Concurrency, HandlerMs: round3(l.CPUPerSession), FloorMs: round3(ms), Ratio: Ratio(l.CPUPerSession, ms),
 		Calls:              map[string]float64{"StartSession": float64(floorCalls["StartSession"]), "Callback": float64(floorCalls["Callback"])},
-		UpstreamPerSession: float64(floorCalls["StartSession"] + floorCalls["Callback"]), FloorSessions: n, FloorMemory: mem}, nil
+		UpstreamPerSession: float64(floorCalls["StartSession"] + floorCalls["Callback"]), FloorSessions: n, FloorMemory: mem,
+		FloorPerSecond: float64(int(float64(n)/c.FloorFor.Seconds()*10)) / 10}, nil
 }
 
 func round3(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }

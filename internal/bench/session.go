@@ -138,6 +138,10 @@ type Load struct {
 	CPUms         float64 `json:"handlerCpuMs"`
 	CPUPerSession float64 `json:"handlerCpuMsPerSession"`
 	Memory        Memory  `json:"handlerMemoryAfter"`
+	// OthersCPUPerSession is the CPU per session of the processes the handler calls (Azurite,
+	// the Service Bus stand-in, cmd/standin) over the same run, in ms: where the machine's two
+	// cores went.
+	OthersCPUPerSession map[string]float64 `json:"othersCpuMsPerSession,omitempty"`
 }
 
 // RunLoad runs concurrency users for d, each playing sessions back to back.
