@@ -197,7 +197,7 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| handler | 0.0 | 2.5 |", "| 1.25 / 1.30 |", "| 1 | 0.0 | 10 | 5.0 | 0 | 40.0 | 50.0 | 60.0 |",
+	for _, want := range []string{"| handler | 0.0 | 2.5 |", "| 1.25 / 1.30 |", "| 1 | 0.0 | 10 | 5.0 | 0 (0) | 40.0 | 50.0 | 60.0 |",
 		"| 2.200 | 2.000 | 1.10 |", "| StartSession | 0.00 | 3 |"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, text)
@@ -222,5 +222,29 @@ func TestMode(t *testing.T) {
 		if got := Mode(tc.v); got != tc.want {
 			t.Errorf("Mode(%v) = %d, want %d", tc.v, got, tc.want)
 		}
+	}
+}
+
+func TestCallName(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"/devstoreaccount1/sessions(PartitionKey='3f2a9c1e-aaaa',RowKey='session')", "/sessions(…)"},
+		{"/devstoreaccount1/sessions", "/sessions"},
+		{"/devstoreaccount1/$batch", "/$batch"},
+		{"/face/v1.2/detectLiveness-sessions/3f2a9c1e-1b2c-4d5e-8f90-123456789abc", "/face/v1.2/detectLiveness-sessions/{id}"},
+		{"/api/quicklink", "/api/quicklink"},
+	} {
+		if got := CallName(tc.path); got != tc.want {
+			t.Errorf("CallName(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestSequence(t *testing.T) {
+	base := time.Unix(0, 0)
+	at := []time.Time{base.Add(22 * time.Millisecond), base, base.Add(time.Millisecond)}
+	got := Sequence(at, []string{"POST /c", "POST /a", "PUT /b"}, 20*time.Millisecond)
+	want := []string{"1: POST /a", "1: PUT /b", "2: POST /c"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Sequence (-want +got):\n%s", diff)
 	}
 }

@@ -18,6 +18,7 @@ type Proxy struct {
 
 	delay    atomic.Int64 // nanoseconds
 	requests atomic.Int64
+	failed   atomic.Int64
 	srv      *http.Server
 	ln       net.Listener
 
@@ -38,6 +39,12 @@ func StartProxy(target string) (*Proxy, error) {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}
 	p := &Proxy{URL: "http://" + ln.Addr().String(), ln: ln}
+	// The upstream's failures (a reset connection) reach the handler as 502, as the default does,
+	// counted rather than logged on the harness's output.
+	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {
+		p.failed.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.requests.Add(1)
 		p.mu.Lock()
@@ -60,6 +67,9 @@ func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
 // Requests is the number of requests received so far.
 func (p *Proxy) Requests() int64 { return p.requests.Load() }
+
+// Failed is the number of requests the upstream failed to answer (answered 502).
+func (p *Proxy) Failed() int64 { return p.failed.Load() }
 
 // Record calls f with each later request's method and path (nil stops).
 func (p *Proxy) Record(f func(method, path string)) {

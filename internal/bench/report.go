@@ -90,11 +90,11 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	}
 
 	p("\n## Full sessions under load (StartSession with issueLink → capture → callback)\n\n")
-	p("| concurrency | seconds | sessions | sessions/s | errors | p50 ms | p95 ms | p99 ms | StartSession p50 | callback p50 | events | handler CPU ms/session |\n")
+	p("| concurrency | seconds | sessions | sessions/s | errors (upstream failures) | p50 ms | p95 ms | p99 ms | StartSession p50 | callback p50 | events | handler CPU ms/session |\n")
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range r.Loads {
-		p("| %d | %.1f | %d | %.1f | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.2f |\n", l.Concurrency, l.Seconds, l.Sessions,
-			l.PerSecond, l.Errors, l.Latency.P50, l.Latency.P95, l.Latency.P99, l.Start.P50, l.Callback.P50, l.Events, l.CPUPerSession)
+		p("| %d | %.1f | %d | %.1f | %d (%d) | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.2f |\n", l.Concurrency, l.Seconds, l.Sessions,
+			l.PerSecond, l.Errors, l.UpstreamFailed, l.Latency.P50, l.Latency.P95, l.Latency.P99, l.Start.P50, l.Callback.P50, l.Events, l.CPUPerSession)
 	}
 	p("\nCPU per session of the processes the handler calls, in the same runs (ms):\n\n| concurrency | Azurite | Service Bus stand-in | cmd/standin |\n|---:|---:|---:|---:|\n")
 	for _, l := range r.Loads {
@@ -121,6 +121,14 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		p("| endpoint | upstream calls | sequential round trips | latency p50 ms | p99 ms | overhead p50 ms | overhead p99 ms (goal ≤ 2) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, e := range o.Endpoints {
 			p("| %s | %.2f | %d | %.1f | %.1f | %.1f | %.1f |\n", e.Name, e.Calls, e.RoundTrips, e.Latency.P50, e.Latency.P99, e.OverheadP50, e.OverheadP99)
+		}
+	}
+	if o := r.Overhead; o != nil {
+		for _, e := range o.Endpoints {
+			p("\n%s's upstream calls (wave: call; calls in one wave were sent together):\n\n", e.Name)
+			for _, call := range e.Sequence {
+				p("- %s\n", call)
+			}
 		}
 	}
 	if len(r.Reconcile) > 0 {

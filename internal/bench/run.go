@@ -89,6 +89,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		}
 		others0 := rig.CPU()
+		failed0 := rig.TablesProxy.Failed() + rig.FaceProxy.Failed()
 		cpu0, err := ReadCPU(handler.Pid())
 		if err != nil {
 			return nil, err
@@ -111,6 +112,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		}
 		others1 := rig.CPU()
+		l.UpstreamFailed = rig.TablesProxy.Failed() + rig.FaceProxy.Failed() - failed0
 		l.CPUms = float64(cpu1-cpu0) / 1e6
 		if l.Sessions > 0 {
 			l.CPUPerSession = perSession(cpu1-cpu0, l.Sessions)
@@ -244,12 +246,14 @@ func measureOverhead(ctx context.Context, c Config, rig *Rig, base *User) (*Over
 	}()
 	names := []string{"StartSession", "Callback"}
 	waves := map[string][]int{}
+	sequence := map[string][]string{}
 	calls := map[string]int{}
 	requests := 0
 	u := *base
 	u.After = func(endpoint string) {
-		at := arrivals.Take()
+		at, what := arrivals.Take()
 		waves[endpoint] = append(waves[endpoint], Waves(at, c.Latency))
+		sequence[endpoint] = Sequence(at, what, c.Latency)
 		calls[endpoint] += len(at)
 	}
 	var start, callback []time.Duration
@@ -270,7 +274,7 @@ func measureOverhead(ctx context.Context, c Config, rig *Rig, base *User) (*Over
 	perRequest := map[string]int{}
 	for i, d := range [][]time.Duration{start, callback} {
 		name := names[i]
-		e := EndpointOverhead{Name: name, RoundTrips: Mode(waves[name]), Latency: Summarize(d)}
+		e := EndpointOverhead{Name: name, RoundTrips: Mode(waves[name]), Sequence: sequence[name], Latency: Summarize(d)}
 		if requests > 0 {
 			e.Calls = float64(int(float64(calls[name])/float64(requests)*100)) / 100
 			perRequest[name] = int(e.Calls + 0.5)

@@ -128,12 +128,15 @@ type Load struct {
 	Seconds     float64 `json:"seconds"`
 	Sessions    int     `json:"sessions"`
 	Errors      int     `json:"errors"`
-	FirstError  string  `json:"firstError,omitempty"`
-	PerSecond   float64 `json:"sessionsPerSecond"`
-	Latency     Summary `json:"latency"`         // a full session, StartSession to the callback's answer
-	Start       Summary `json:"startSession"`    // StartSession alone
-	Callback    Summary `json:"callback"`        // the callback alone
-	Events      int     `json:"eventsDelivered"` // on the `all` subscription during the run
+	// UpstreamFailed is the upstream calls that got no answer (a connection reset; 502 to the
+	// handler, which may have retried), through the proxies during the run.
+	UpstreamFailed int64   `json:"upstreamFailed"`
+	FirstError     string  `json:"firstError,omitempty"`
+	PerSecond      float64 `json:"sessionsPerSecond"`
+	Latency        Summary `json:"latency"`         // a full session, StartSession to the callback's answer
+	Start          Summary `json:"startSession"`    // StartSession alone
+	Callback       Summary `json:"callback"`        // the callback alone
+	Events         int     `json:"eventsDelivered"` // on the `all` subscription during the run
 	// CPU is the handler's user+system CPU over the run; CPUPerSession divides it by Sessions.
 	CPUms         float64 `json:"handlerCpuMs"`
 	CPUPerSession float64 `json:"handlerCpuMsPerSession"`
