@@ -25,7 +25,7 @@ PORTS = -port $(PORT) -face-port $(FACE_PORT) -tables-port $(TABLES_PORT) \
 # How often `make run` plays the Reconcile timer (under Core Tools the host runs it).
 RECONCILE_EVERY ?= 1m
 
-.PHONY: all deps build run func-app func-start test vet bench fuzz soak fmt clean package check-bicep deploy chromium screenshots
+.PHONY: all deps build run func-app func-start test vet bench bench-go fuzz soak fmt clean package check-bicep deploy chromium screenshots
 
 all: build
 
@@ -94,7 +94,15 @@ deploy: package
 screenshots: deps chromium
 	$(GO) run ./cmd/screenshots -out docs/images
 
-bench: deps
+# The benchmark of docs/performance.md (cmd/bench): cold start, memory and CPU beside the peers,
+# full sessions under load, the overhead over upstream latency, Reconcile; writes
+# bench/results/<date>.json, .md and -*.svg. BENCH_ARGS passes flags (go run ./cmd/bench -h).
+BENCH_ARGS ?=
+bench: deps build
+	$(GO) run ./cmd/bench -handler $(BIN) $(BENCH_ARGS)
+
+# Every Go microbenchmark (signing and verifying callbacks, CloudEvents, parsing, Reconcile...).
+bench-go: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The soak of 2,000 full sessions with faults struck at random (`make test` runs 200 of them):
