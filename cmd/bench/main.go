@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "upstream latency L of the overhead phase")
 	fs.DurationVar(&c.OverheadFor, "overhead-for", 15*time.Second, "duration of the overhead phase")
 	fs.BoolVar(&c.Reconcile, "reconcile", true, "run BenchmarkReconcile")
+	fs.DurationVar(&c.Micro, "micro", time.Second, "benchtime of each microbenchmark (verify images, signing, events, links; 0 skips them and the verify-image memory test)")
 	_, noPerf := exec.LookPath("perf")
 	fs.BoolVar(&c.Profile, "profile", noPerf == nil, "perf-record the handler during the last load level (<date>-profile-c<n>.txt; needs Linux perf)")
 	fs.StringVar(&c.Note, "note", "", "a note on the machine for the report")

@@ -174,6 +174,8 @@ func TestWriteFiles(t *testing.T) {
 		Loads:           []Load{{Concurrency: 1, Sessions: 10, PerSecond: 5, Latency: Summary{P50: 40, P95: 50, P99: 60}}, {Concurrency: 8, Sessions: 30}},
 		CPU:             &CPU{Concurrency: 8, HandlerMs: 2.2, FloorMs: 2, Ratio: 1.1},
 		Overhead:        &Overhead{Endpoints: []EndpointOverhead{{Name: "StartSession", RoundTrips: 3, OverheadP99: 1.5}}},
+		Reconcile:       []string{"BenchmarkReconcile/faceLatency=0s-2 1 661875283 ns/op 151.1 sessions/s"},
+		Micro:           []string{"BenchmarkVerifyImageParse/6MB-2 100 10100000 ns/op 6190000 B/op 72 allocs/op"},
 	}
 	js, md, err := r.WriteFiles(dir)
 	if err != nil {
@@ -198,7 +200,9 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| handler | 0.0 | 2.5 |", "| 1.25 / 1.30 |", "| 1 | 0.0 | 10 | 5.0 | 0 (0) | 40.0 | 50.0 | 60.0 |",
-		"| 2.200 | 2.000 | 1.10 |", "| StartSession | 0.00 | 3 |"} {
+		"| 2.200 | 2.000 | 1.10 |", "| StartSession | 0.00 | 3 |",
+		"## Reconcile (BenchmarkReconcile)\n\n```\nBenchmarkReconcile/faceLatency=0s-2 1 661875283 ns/op 151.1 sessions/s\n```",
+		"## Verify images and microbenchmarks\n\n```\nBenchmarkVerifyImageParse/6MB-2 100 10100000 ns/op 6190000 B/op 72 allocs/op\n```"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, text)
 		}

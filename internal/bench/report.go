@@ -27,6 +27,9 @@ type Report struct {
 	Overhead *Overhead `json:"overhead,omitempty"`
 	// Reconcile is BenchmarkReconcile's output lines (sessions finalized per second).
 	Reconcile []string `json:"reconcile,omitempty"`
+	// Micro is the microbenchmarks' output lines (ns/op, B/op, allocs/op) and the handler's
+	// verify-image peak RSS line.
+	Micro []string `json:"micro,omitempty"`
 }
 
 // Machine is where the run happened.
@@ -133,6 +136,9 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	}
 	if len(r.Reconcile) > 0 {
 		p("\n## Reconcile (BenchmarkReconcile)\n\n```\n%s\n```\n", strings.Join(r.Reconcile, "\n"))
+	}
+	if len(r.Micro) > 0 {
+		p("\n## Verify images and microbenchmarks\n\n```\n%s\n```\n", strings.Join(r.Micro, "\n"))
 	}
 }
 

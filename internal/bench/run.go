@@ -27,6 +27,7 @@ type Config struct {
 	Latency     time.Duration // L of phase 5
 	OverheadFor time.Duration // phase 5's run at concurrency 1
 	Reconcile   bool          // run BenchmarkReconcile (phase 7)
+	Micro       time.Duration // benchtime of each microbenchmark (verify images, signing, events, links); 0 skips them
 	Profile     bool          // perf-record the handler during the last load level (not the CPU phase's)
 	Note        string        // about the machine, into the report
 	Progress    io.Writer     // progress lines
@@ -43,10 +44,14 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		{"overhead", c.OverheadFor + 5*time.Second},
 		{"cpu floor", c.FloorFor + 3*time.Second},
 		{"reconcile", 90 * time.Second},
+		{"microbenchmarks", 90 * time.Second},
 		{"report", 3 * time.Second},
 	}
 	if !c.Reconcile {
 		phases[6].Plan = 0
+	}
+	if c.Micro <= 0 {
+		phases[7].Plan = 0
 	}
 	prog := NewProgress(c.Progress, time.Now, phases)
 	r := &Report{Date: c.Date, Machine: machine(c.Note), Settings: Settings{ColdRuns: c.ColdRuns, Concurrency: c.Concurrency,
@@ -153,6 +158,15 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 
 	prog.Begin(7)
+	if c.Micro > 0 {
+		lines, err := micro(ctx, c.Root, c.Micro)
+		if err != nil {
+			prog.Report("microbenchmarks failed: " + err.Error())
+		}
+		r.Micro = lines
+	}
+
+	prog.Begin(8)
 	if _, _, err := r.WriteFiles(c.Out); err != nil {
 		return nil, err
 	}
@@ -309,18 +323,51 @@ func round3(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }
 
 // reconcile runs BenchmarkReconcile once per sub-benchmark and returns its result lines.
 func reconcile(ctx context.Context, root string) ([]string, error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkReconcile$", "-benchtime", "1x", "-count", "1", "./handlers/")
+	return goTest(ctx, root, []string{"-run", "^$", "-bench", "^BenchmarkReconcile$", "-benchtime", "1x"}, "./handlers/")
+}
+
+// microBenchmarks are issue 11's items 6 and 7 as Go benchmarks, by package: verify images of 1
+// and 6 MB (CPU as ns/op, allocations as B/op), validating a StartSession body, signing and
+// verifying a callback, building a CloudEvent and its Service Bus message, composing a link.
+var microBenchmarks = []struct{ pkg, pattern string }{
+	{"./handlers/", "^(BenchmarkVerifyImageParse|BenchmarkParseStartRequest|BenchmarkLinkView)$"},
+	{"./internal/callbackurl/", "^(BenchmarkURL|BenchmarkVerify)$"},
+	{"./internal/events/", "^(BenchmarkMarshal|BenchmarkNewMessage)$"},
+	{"./internal/quicklink/", "^BenchmarkCompose$"},
+}
+
+// micro runs microBenchmarks (-benchmem, benchtime each) and the handler's verify-image memory
+// test (peak RSS at 4 concurrent 6 MB requests, cmd/handler TestVerifyImagePeakMemory), and
+// returns their result lines.
+func micro(ctx context.Context, root string, benchtime time.Duration) ([]string, error) {
+	var lines []string
+	for _, m := range microBenchmarks {
+		got, err := goTest(ctx, root, []string{"-run", "^$", "-bench", m.pattern, "-benchmem", "-benchtime", benchtime.String()}, m.pkg)
+		lines = append(lines, got...)
+		if err != nil {
+			return lines, err
+		}
+	}
+	got, err := goTest(ctx, root, []string{"-run", "^TestVerifyImagePeakMemory$", "-v"}, "./cmd/handler/")
+	return append(lines, got...), err
+}
+
+// goTest runs `go test -count 1 args pkg` in root and returns its result lines: benchmark lines
+// and the log lines that carry a figure (" MiB" or "CPU per"), each on one line.
+func goTest(ctx context.Context, root string, args []string, pkg string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"test", "-count", "1"}, args...), pkg)...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	var lines []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "BenchmarkReconcile") {
-			lines = append(lines, strings.Join(strings.Fields(sc.Text()), " "))
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "Benchmark") || strings.Contains(line, "peak RSS") {
+			lines = append(lines, strings.Join(strings.Fields(line), " "))
 		}
 	}
 	if err != nil {
-		return lines, fmt.Errorf("%w\n%s", err, out)
+		return lines, fmt.Errorf("go test %s: %w\n%s", pkg, err, out)
 	}
 	return lines, nil
 }
