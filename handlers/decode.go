@@ -15,6 +15,9 @@ import (
 	"github.com/liveness-quicklink/functions/internal/liveness"
 )
 
+// eagerBodyBytes is how much of a body is read before a buffer of its declared length is made.
+const eagerBodyBytes = 64 << 10
+
 // readBody reads at most limit bytes of the request body. An empty body is allowed (the host
 // forwards no body when Content-Length is 0); a non-empty one must be UTF-8 JSON. A body of
 // unknown length (chunked) is errLengthRequired: see unframedBodies.
@@ -27,9 +30,20 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	// Sized by the declared length, the buffer is allocated once: io.ReadAll would grow it by
 	// doubling, copying a verify image's 8 MB of text several times. MinRead spare bytes let
-	// ReadFrom see the end without growing it.
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+bytes.MinRead))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	// ReadFrom see the end without growing it. Only a body that has sent its first
+	// eagerBodyBytes gets a buffer of its declared length: a header alone (a client that then
+	// stalls) costs no more than that.
+	in := io.LimitReader(r.Body, limit+1)
+	buf := bytes.NewBuffer(make([]byte, 0, min(r.ContentLength, eagerBodyBytes)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(in, eagerBodyBytes))
+	if err == nil && int64(buf.Len()) == eagerBodyBytes && r.ContentLength > eagerBodyBytes {
+		full := bytes.NewBuffer(make([]byte, 0, r.ContentLength+bytes.MinRead))
+		full.Write(buf.Bytes())
+		buf = full
+	}
+	if err == nil {
+		_, err = buf.ReadFrom(in)
+	}
 	body := buf.Bytes()
 	if err != nil {
 		return nil, liveness.Invalid("", "the request body could not be read")

@@ -99,7 +99,10 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 			}
 		}
 		if len(items) == 0 {
-			break
+			if len(page) < s.opts.ReconcileBatch {
+				break // the index had no more due
+			}
+			continue // a page of entries this run met before: read on past it
 		}
 		res.Due += len(items)
 		ann := s.sendUnsent(ctx, items)

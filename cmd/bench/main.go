@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,11 +26,19 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	switch err := run(ctx, os.Args[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		// -h: the usage is printed, which is what was asked for.
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package printed the error and the usage
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// errUsage marks a flag the flag package refused: it has printed the error and the usage.
+var errUsage = errors.New("bad usage")
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -51,7 +60,18 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.Note, "note", "", "a note on the machine for the report")
 	logs := fs.String("logs", "", "file for the processes' output (default: discarded)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	switch {
+	case c.ColdRuns < 1:
+		return fmt.Errorf("-cold-runs: %d is not a positive number", c.ColdRuns)
+	case c.LoadFor <= 0, c.OverheadFor <= 0, c.FloorFor <= 0:
+		return fmt.Errorf("-load-for, -overhead-for and -floor-for must be positive durations")
+	case c.Latency < 0, c.Micro < 0:
+		return fmt.Errorf("-latency and -micro must not be negative")
 	}
 	for f := range strings.SplitSeq(*levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
