@@ -3,12 +3,9 @@ package handlers
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/liveness-quicklink/functions/internal/events"
 	"github.com/liveness-quicklink/functions/internal/liveness"
 	"github.com/liveness-quicklink/functions/internal/standin/facestub"
 	"github.com/liveness-quicklink/functions/internal/store"
@@ -107,18 +104,7 @@ func TestBudgetsNeedEveryCallBound(t *testing.T) {
 // outbox for Reconcile.
 func TestCallbackRedirectsPastASilentServiceBus(t *testing.T) {
 	a := newApp(t, nil)
-	cs := "Endpoint=sb://127.0.0.1:" + strconv.Itoa(testenv.SilentPort(t)) +
-		";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=c2lsZW50;UseDevelopmentEmulator=true;"
-	pub, err := events.NewPublisher(topic, events.ConnectionString(cs), nil)
-	if err != nil {
-		t.Fatalf("events.NewPublisher: %v", err)
-	}
-	t.Cleanup(func() { _ = pub.Close(context.Background()) })
-	opts := a.srv.opts
-	a.srv = New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: a.store, Events: pub}, a.srv.settings, &opts)
-	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, a.srv.Handler())))
-	t.Cleanup(hs.Close)
-	a.url = hs.URL
+	a.serveWithEvents(t, silentPublisher(t))
 
 	v := a.start(`{"returnUrl":"https://app.example.com/done"}`)
 	if err := a.stub.AddAttempt(v.SessionID, facestub.Attempt{Decision: "realface"}); err != nil {

@@ -259,24 +259,14 @@ func TestEventsPastTheResendHorizonAreStillSent(t *testing.T) {
 // too; every event stays unsent, its entry kept.
 func TestEventsWithASilentServiceBus(t *testing.T) {
 	a := newApp(t, nil)
-	cs := "Endpoint=sb://127.0.0.1:" + strconv.Itoa(testenv.SilentPort(t)) +
-		";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=c2lsZW50;UseDevelopmentEmulator=true;"
-	pub, err := events.NewPublisher(topic, events.ConnectionString(cs), nil)
-	if err != nil {
-		t.Fatalf("events.NewPublisher: %v", err)
-	}
-	t.Cleanup(func() { _ = pub.Close(context.Background()) })
+	pub := silentPublisher(t)
 	// As cmd/handler does at start: a warm-up that holds the SDK's link lock while it dials.
 	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // ends as the test does
 		defer cancel()
 		_ = pub.Connect(ctx)
 	}()
-	opts := a.srv.opts
-	srv := New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: a.store, Events: pub}, a.srv.settings, &opts)
-	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, srv.Handler())))
-	t.Cleanup(hs.Close)
-	a.url = hs.URL
+	a.serveWithEvents(t, pub)
 
 	sessions := []sessionView{a.start(``), a.start(``), a.start(``)}
 	for i, v := range sessions {
@@ -304,4 +294,29 @@ func TestEventsWithASilentServiceBus(t *testing.T) {
 	if !strings.Contains(string(a.logs.Bytes()), errSendPaused.Error()) {
 		t.Errorf("no log line says a send was skipped while paused")
 	}
+}
+
+// silentPublisher is a publisher to a namespace that accepts TCP and never answers (a
+// black-holing network path), closed when t ends.
+func silentPublisher(t *testing.T) *events.Publisher {
+	t.Helper()
+	cs := "Endpoint=sb://127.0.0.1:" + strconv.Itoa(testenv.SilentPort(t)) +
+		";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=c2lsZW50;UseDevelopmentEmulator=true;"
+	pub, err := events.NewPublisher(topic, events.ConnectionString(cs), nil)
+	if err != nil {
+		t.Fatalf("events.NewPublisher: %v", err)
+	}
+	t.Cleanup(func() { _ = pub.Close(context.Background()) })
+	return pub
+}
+
+// serveWithEvents makes a's server one that publishes through pub, served at a.url (with the
+// contract and secret checks of the harness), its other dependencies and settings as they were.
+func (a *app) serveWithEvents(t *testing.T, pub EventPublisher) {
+	t.Helper()
+	opts := a.srv.opts
+	a.srv = New(Deps{Face: a.face, QuickLinks: a.srv.quickLinks, Store: a.store, Events: pub}, a.srv.settings, &opts)
+	hs := httptest.NewServer(a.api.Middleware(t, noSecrets(t, a.secrets, a.srv.Handler())))
+	t.Cleanup(hs.Close)
+	a.url = hs.URL
 }
